@@ -1,0 +1,129 @@
+"""Typed errors of the Altcraft provider.
+
+Every error that reaches a DAG author says what went wrong and what to do about it, and keeps
+the facts a caller needs to decide (endpoint, HTTP status, Altcraft error code) as attributes.
+No error message ever contains the API token or a request body.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AltcraftApiError",
+    "AltcraftAuthError",
+    "AltcraftBadResponseError",
+    "AltcraftConfigError",
+    "AltcraftError",
+    "AltcraftOutcomeUnknownError",
+    "AltcraftRateLimitError",
+    "AltcraftServerError",
+    "AltcraftTransportError",
+    "AltcraftValidationError",
+]
+
+
+class AltcraftError(Exception):
+    """Base class of every error raised by this provider."""
+
+
+class AltcraftValidationError(AltcraftError, ValueError):
+    """A parameter is invalid; raised before any HTTP request is made.
+
+    ``parameter`` names the offending argument (for a batch row: the column).
+    """
+
+    def __init__(self, parameter: str, problem: str, accepted: str | None = None) -> None:
+        self.parameter = parameter
+        self.problem = problem
+        self.accepted = accepted
+        message = f"{parameter}: {problem}"
+        if accepted:
+            message += f"; {accepted}"
+        super().__init__(message)
+
+
+class AltcraftConfigError(AltcraftError):
+    """The Airflow connection is missing or has an invalid field."""
+
+
+class AltcraftApiError(AltcraftError):
+    """Altcraft answered, and the answer is an error.
+
+    Raised for a non-zero ``error`` in the envelope (even with HTTP 200) and for HTTP errors.
+    ``error_code`` is Altcraft's own code when the body carried one, else ``None``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        http_status: int | None,
+        error_code: int | None,
+        error_text: str,
+        hint: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.error_code = error_code
+        self.error_text = error_text
+        self.hint = hint
+        parts = [f"Altcraft {endpoint} failed"]
+        if http_status is not None:
+            parts.append(f"HTTP {http_status}")
+        if error_code is not None:
+            parts.append(f"error {error_code}")
+        message = ", ".join(parts) + f": {error_text or 'no error text'}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+
+class AltcraftAuthError(AltcraftApiError):
+    """The token was missing, wrong or not allowed to do this (fix the connection; no retry)."""
+
+
+class AltcraftRateLimitError(AltcraftApiError):
+    """HTTP 429 persisted after every retry the connection allows."""
+
+
+class AltcraftServerError(AltcraftApiError):
+    """HTTP 5xx persisted after every retry the connection allows."""
+
+
+class AltcraftBadResponseError(AltcraftApiError):
+    """The body was not the JSON envelope Altcraft documents."""
+
+
+class AltcraftTransportError(AltcraftError):
+    """No answer could be had (connection refused, timeouts) after every allowed retry.
+
+    Only raised where the request is known not to have changed anything: calls that read, or
+    a call that failed before it was sent.
+    """
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"Altcraft {endpoint}: {message}")
+
+
+class AltcraftOutcomeUnknownError(AltcraftError):
+    """A money-moving request may or may not have been applied.
+
+    The request was sent but no usable answer came back (read timeout, connection dropped after
+    sending, a gateway error). Sending it again could move the points twice, so the hook never
+    does; look the transaction up by its ``transaction_eid`` first
+    (:meth:`AltcraftHook.find_transaction_by_eid`), as the operators do.
+    """
+
+    def __init__(self, endpoint: str, reason: str, transaction_eid: str | None) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        self.transaction_eid = transaction_eid
+        eid_note = (
+            f"look up transaction_eid {transaction_eid!r} before sending again"
+            if transaction_eid
+            else "no transaction_eid was set, so it cannot be looked up; check the ledger"
+        )
+        super().__init__(
+            f"Altcraft {endpoint}: outcome unknown ({reason}); the request may have been "
+            f"applied; {eid_note}"
+        )

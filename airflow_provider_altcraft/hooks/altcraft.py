@@ -1,0 +1,910 @@
+"""``AltcraftHook``: the Altcraft loyalty API (v1.1) over one keep-alive HTTP session.
+
+Design notes, briefly:
+
+* Every call is a JSON POST to ``<host>/api/v1.1/<method>``; success is ``error == 0`` in the
+  envelope, whatever the HTTP status says (Altcraft may answer an error with HTTP 200).
+* Retries are decided per call. Reads and state transitions (commit, rollback, cancel,
+  register ...) are safe to send again. Redeem and accrue add points each time they are
+  applied, so after a request has left this process without a clear answer the hook never
+  sends it again: it raises :class:`AltcraftOutcomeUnknownError` and the caller looks the
+  transaction up by its ``transaction_eid`` (:meth:`AltcraftHook.send_points_request_once`
+  does exactly that).
+* No request or response body is logged: they carry e-mails, phones and the token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from airflow_provider_altcraft import __version__
+from airflow_provider_altcraft.compat import BaseHook, mask_secret
+from airflow_provider_altcraft.connection_fields import (
+    EXTRA_FIELDS,
+    HIDDEN_FIELDS,
+    PLACEHOLDERS,
+    RELABELING,
+    ConnectionSettings,
+)
+from airflow_provider_altcraft.exceptions import (
+    AltcraftApiError,
+    AltcraftAuthError,
+    AltcraftBadResponseError,
+    AltcraftError,
+    AltcraftOutcomeUnknownError,
+    AltcraftRateLimitError,
+    AltcraftServerError,
+    AltcraftTransportError,
+    AltcraftValidationError,
+)
+from airflow_provider_altcraft.hooks.throttle import Throttle
+from airflow_provider_altcraft.models import (
+    AccountTransaction,
+    Balance,
+    Matching,
+    PointsRequest,
+    PointsTransaction,
+    ProfileTier,
+    Promotion,
+    PromotionsPage,
+    TaskStatus,
+    TransactionResult,
+    currency_block,
+)
+from airflow_provider_altcraft.validation import (
+    currency_payload,
+    format_rfc3339,
+    parse_bool,
+    parse_date,
+    parse_datetime,
+    parse_optional_str,
+    parse_positive_int,
+    parse_wire_decimal,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+API_PREFIX = "/api/v1.1/"
+#: Altcraft's own code for a missing/invalid token, and "forbidden".
+AUTH_ERROR_CODES = frozenset({401, 403})
+#: After one of these the request was not processed, so even redeem may be sent again.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+ACCOUNT_TRANSACTIONS_PAGE_MAX = 100
+
+
+class AltcraftHook(BaseHook):
+    """Talks to the Altcraft Platform loyalty API.
+
+    :param altcraft_conn_id: an Airflow connection of type ``altcraft``: host = the account's
+        base URL (``https://<domain>``), password = the API token; extras tune timeouts,
+        TLS, retries and rate (see the README).
+    """
+
+    conn_name_attr = "altcraft_conn_id"
+    default_conn_name = "altcraft_default"
+    conn_type = "altcraft"
+    hook_name = "Altcraft"
+
+    def __init__(self, altcraft_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.altcraft_conn_id = altcraft_conn_id
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        """The connection, read once on first use (never in ``__init__``: DAG parsing)."""
+        conn = self.get_connection(self.altcraft_conn_id)
+        if conn.password:
+            mask_secret(conn.password)
+        return ConnectionSettings.from_fields(
+            self.altcraft_conn_id,
+            host=conn.host,
+            port=conn.port,
+            schema=conn.schema,
+            password=conn.password,
+            extra=conn.extra_dejson,
+        )
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """One keep-alive session per hook, shared by the threads of a batch."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        settings = self.settings
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.pool_maxsize, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.verify = settings.verify
+        session.headers["User-Agent"] = f"airflow-provider-altcraft/{__version__}"
+        if settings.token_in == "header":
+            session.headers["Authorization"] = f"Bearer {settings.token}"
+        return session
+
+    @cached_property
+    def _throttle(self) -> Throttle:
+        return Throttle(self.settings.max_requests_per_second)
+
+    def close(self) -> None:
+        """Close pooled connections (the hook can be used again afterwards)."""
+        if "session" in self.__dict__:
+            self.__dict__.pop("session").close()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Form layout for Airflow < 3.2 (3.2+ reads it from the provider info)."""
+        return {
+            "hidden_fields": HIDDEN_FIELDS,
+            "relabeling": RELABELING,
+            "placeholders": PLACEHOLDERS,
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the form for Airflow < 3.2 (3.2+ reads them from the provider info)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        widgets: dict[str, Any] = {}
+        for spec in EXTRA_FIELDS:
+            if spec.type == "boolean":
+                widgets[spec.name] = BooleanField(lazy_gettext(spec.label), default=spec.default)
+            else:
+                widgets[spec.name] = StringField(
+                    lazy_gettext(spec.label),
+                    widget=BS3TextFieldWidget(),
+                    description=spec.description,
+                    default=None if spec.default is None else str(spec.default),
+                )
+        return widgets
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap read (the status of a task id that does not exist).
+
+        Any answer other than an authentication error proves both the URL and the token.
+        """
+        try:
+            self._call("tasks/status", {"task_id": "airflow-connection-test"}, resend_safe=True)
+        except AltcraftAuthError as exc:
+            return False, str(exc)
+        except AltcraftApiError as exc:
+            if exc.http_status is not None and exc.http_status >= 500:
+                return False, str(exc)
+            return True, "Connection OK: Altcraft answered and accepted the token."
+        except AltcraftError as exc:
+            return False, str(exc)
+        return True, "Connection OK: Altcraft answered and accepted the token."
+
+    # -- transport ----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        endpoint: str,
+        payload: Mapping[str, Any],
+        *,
+        resend_safe: bool,
+        transaction_eid: str | None = None,
+    ) -> dict[str, Any]:
+        """POST ``payload`` to ``endpoint`` and return the checked envelope.
+
+        ``resend_safe`` says whether applying the request twice is harmless. When it is not,
+        a request that may have been applied is never sent again (see the module docstring).
+        """
+        import requests
+
+        settings = self.settings
+        url = settings.base_url + API_PREFIX + endpoint
+        body = dict(payload)
+        if settings.token_in == "body":
+            body["token"] = settings.token
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        attempt = 0
+        while True:
+            attempt += 1
+            retries_left = settings.max_retries - attempt + 1
+            self._throttle.wait()
+            started = time.monotonic()
+            try:
+                response = self.session.post(
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=(settings.connect_timeout, settings.timeout),
+                )
+            except requests.RequestException as exc:
+                reason = _describe_transport_error(exc)
+                sent = _request_was_sent(exc)
+                if sent and not resend_safe:
+                    raise AltcraftOutcomeUnknownError(endpoint, reason, transaction_eid) from exc
+                if retries_left <= 0:
+                    raise AltcraftTransportError(
+                        endpoint, f"{reason} (after {attempt} attempts)"
+                    ) from exc
+                delay = self._backoff(attempt)
+                self.log.warning(
+                    "Altcraft %s: %s; retrying in %.1f s (%d left)",
+                    endpoint, reason, delay, retries_left,
+                )  # fmt: skip
+                time.sleep(delay)
+                continue
+            elapsed_ms = (time.monotonic() - started) * 1000
+            status = response.status_code
+            self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
+            if status == 429 or status >= 500:
+                if status not in NOT_PROCESSED_STATUSES and not resend_safe:
+                    raise AltcraftOutcomeUnknownError(endpoint, f"HTTP {status}", transaction_eid)
+                if retries_left > 0:
+                    delay = self._retry_delay(response, attempt)
+                    if status in NOT_PROCESSED_STATUSES:
+                        self._throttle.pause(delay)  # every thread of this hook backs off
+                    self.log.warning(
+                        "Altcraft %s: HTTP %s; retrying in %.1f s (%d left)",
+                        endpoint, status, delay, retries_left,
+                    )  # fmt: skip
+                    time.sleep(delay)
+                    continue
+            return _check_envelope(endpoint, response, self.altcraft_conn_id)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, so parallel workers do not retry in lockstep."""
+        settings = self.settings
+        ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1))
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+    def _retry_delay(self, response: requests.Response, attempt: int) -> float:
+        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is None:
+            return self._backoff(attempt)
+        return min(retry_after, self.settings.retry_after_max)
+
+    # -- points -------------------------------------------------------------------------------
+
+    def redeem_points(
+        self,
+        *,
+        loyalty_program_id: int,
+        amount: Decimal | int | str,
+        matching: Matching,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+        promotion_id: str | None = None,
+        is_temp: bool = False,
+        temp_timeout_sec: int | None = None,
+        created_at: datetime | str | None = None,
+        transaction_eid: str | None = None,
+        external_data: dict[str, Any] | None = None,
+    ) -> PointsTransaction:
+        """Redeem points (``loyalty/redeeme_points``); never re-sent blindly (see below)."""
+        return self.send_points_request(
+            PointsRequest.build(
+                "redeem",
+                loyalty_program_id=loyalty_program_id,
+                amount=amount,
+                matching=matching,
+                points_currency_iid=points_currency_iid,
+                points_currency_eid=points_currency_eid,
+                promotion_id=promotion_id,
+                is_temp=is_temp,
+                temp_timeout_sec=temp_timeout_sec,
+                created_at=created_at,
+                transaction_eid=transaction_eid,
+                external_data=external_data,
+            )
+        )
+
+    def accrue_points(
+        self,
+        *,
+        loyalty_program_id: int,
+        amount: Decimal | int | str,
+        matching: Matching,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+        promotion_id: str | None = None,
+        is_temp: bool = False,
+        temp_timeout_sec: int | None = None,
+        created_at: datetime | str | None = None,
+        transaction_eid: str | None = None,
+        external_data: dict[str, Any] | None = None,
+        activation_date: datetime | str | None = None,
+        expiration_date: datetime | str | None = None,
+    ) -> PointsTransaction:
+        """Accrue points (``loyalty/accrue_points``); never re-sent blindly (see below)."""
+        return self.send_points_request(
+            PointsRequest.build(
+                "accrue",
+                loyalty_program_id=loyalty_program_id,
+                amount=amount,
+                matching=matching,
+                points_currency_iid=points_currency_iid,
+                points_currency_eid=points_currency_eid,
+                promotion_id=promotion_id,
+                is_temp=is_temp,
+                temp_timeout_sec=temp_timeout_sec,
+                created_at=created_at,
+                transaction_eid=transaction_eid,
+                external_data=external_data,
+                activation_date=activation_date,
+                expiration_date=expiration_date,
+            )
+        )
+
+    def send_points_request(self, request: PointsRequest) -> PointsTransaction:
+        """Send a validated redeem/accrue request.
+
+        Raises :class:`AltcraftOutcomeUnknownError` when it may have been applied without an
+        answer; it is never re-sent blindly.
+        """
+        endpoint = (
+            "loyalty/redeeme_points" if request.operation == "redeem" else "loyalty/accrue_points"
+        )
+        envelope = self._call(
+            endpoint,
+            request.to_payload(),
+            resend_safe=False,
+            transaction_eid=request.transaction_eid,
+        )
+        return PointsTransaction.from_wire(
+            _data_object(endpoint, envelope), request.transaction_eid
+        )
+
+    def send_points_request_once(
+        self, request: PointsRequest, *, check_existing: bool = False, max_sends: int = 3
+    ) -> PointsTransaction:
+        """Apply ``request`` exactly once, using its ``transaction_eid`` as the key.
+
+        With ``check_existing`` (a retried task) the member's transactions are searched for
+        the eid first. After an "outcome unknown" failure, or an error that may mean the server
+        already holds this eid, the eid is looked up: if the transaction is there it is
+        returned (``already_existed=True``), otherwise the request was not applied and is sent
+        again, at most ``max_sends`` times in all.
+        """
+        eid = request.transaction_eid
+        if eid is None:
+            raise AltcraftValidationError(
+                "transaction_eid", "is missing", "exactly-once sending needs an eid to look up"
+            )
+        if check_existing and (found := self._find_request(request)) is not None:
+            self.log.info("Transaction %s is already in Altcraft; not sending it again", eid)
+            return found
+        for send in range(1, max_sends + 1):
+            try:
+                return self.send_points_request(request)
+            except AltcraftOutcomeUnknownError as exc:
+                self.log.warning("%s; looking the transaction up", exc)
+                if (found := self._find_request(request)) is not None:
+                    self.log.info("Transaction %s was applied before the failure", eid)
+                    return found
+                if send == max_sends:
+                    raise
+                self.log.info("Transaction %s was not applied; sending it again", eid)
+            except AltcraftAuthError:
+                raise
+            except AltcraftApiError:
+                # A server that refuses duplicate eids answers with an error code nobody has
+                # published; whatever the error, a transaction already under this eid wins.
+                if (found := self._find_request(request)) is not None:
+                    return found
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _find_request(self, request: PointsRequest) -> PointsTransaction | None:
+        assert request.transaction_eid is not None
+        found = self.find_transaction_by_eid(
+            loyalty_program_id=request.loyalty_program_id,
+            matching=request.matching,
+            transaction_eid=request.transaction_eid,
+            points_currency_iid=request.points_currency_iid,
+            points_currency_eid=request.points_currency_eid,
+        )
+        return None if found is None else found.as_points_transaction()
+
+    def commit_transaction(
+        self, *, transaction_id: str | None = None, transaction_eid: str | None = None
+    ) -> TransactionResult:
+        """Commit a temporary transaction (``loyalty/commit_transaction``)."""
+        return self._transaction_action(
+            "loyalty/commit_transaction", transaction_id, transaction_eid
+        )
+
+    def rollback_transaction(
+        self, *, transaction_id: str | None = None, transaction_eid: str | None = None
+    ) -> TransactionResult:
+        """Roll back a temporary transaction (``loyalty/rollback_transaction``)."""
+        return self._transaction_action(
+            "loyalty/rollback_transaction", transaction_id, transaction_eid
+        )
+
+    def cancel_transaction(
+        self, *, transaction_id: str | None = None, transaction_eid: str | None = None
+    ) -> TransactionResult:
+        """Cancel a temporary or permanent transaction (``loyalty/cancel_transaction``)."""
+        return self._transaction_action(
+            "loyalty/cancel_transaction", transaction_id, transaction_eid
+        )
+
+    def _transaction_action(
+        self, endpoint: str, transaction_id: str | None, transaction_eid: str | None
+    ) -> TransactionResult:
+        payload = transaction_reference(transaction_id, transaction_eid)
+        # A state change applied twice is refused the second time, never doubled: safe to resend.
+        envelope = self._call(endpoint, payload, resend_safe=True)
+        return TransactionResult.from_wire(_data_object(endpoint, envelope))
+
+    # -- account reads ------------------------------------------------------------------------
+
+    def get_balance(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+    ) -> Balance:
+        """Total and active balance (``loyalty/account/balance``)."""
+        payload = _account_payload(
+            loyalty_program_id, matching, points_currency_iid, points_currency_eid
+        )
+        endpoint = "loyalty/account/balance"
+        return Balance.from_wire(
+            _data_object(endpoint, self._call(endpoint, payload, resend_safe=True))
+        )
+
+    def get_account_transactions(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+        from_id: str | None = None,
+        limit: int = 20,
+    ) -> list[AccountTransaction]:
+        """One page of ``loyalty/account/transactions``: those after ``from_id``."""
+        if not 1 <= limit <= ACCOUNT_TRANSACTIONS_PAGE_MAX:
+            raise AltcraftValidationError("limit", f"{limit} is out of range", "use 1 to 100")
+        payload = _account_payload(
+            loyalty_program_id, matching, points_currency_iid, points_currency_eid
+        )
+        payload["limit"] = limit
+        if from_id is not None:
+            payload["from_id"] = from_id
+        endpoint = "loyalty/account/transactions"
+        rows = _data_list(endpoint, self._call(endpoint, payload, resend_safe=True))
+        return [AccountTransaction.from_wire(row) for row in rows]
+
+    def iter_account_transactions(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+        from_id: str | None = None,
+        page_size: int = ACCOUNT_TRANSACTIONS_PAGE_MAX,
+    ) -> Iterator[AccountTransaction]:
+        """Every transaction of the account, page by page (``from_id`` = last id seen).
+
+        Altcraft publishes no next-page marker: a page shorter than ``page_size`` ends it.
+        """
+        seen_last: str | None = None
+        while True:
+            page = self.get_account_transactions(
+                loyalty_program_id=loyalty_program_id,
+                matching=matching,
+                points_currency_iid=points_currency_iid,
+                points_currency_eid=points_currency_eid,
+                from_id=from_id,
+                limit=page_size,
+            )
+            yield from page
+            if len(page) < page_size or page[-1].transaction_id == seen_last:
+                return  # the second test guards against a server that ignores from_id
+            seen_last = from_id = page[-1].transaction_id
+
+    def find_transaction_by_eid(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        transaction_eid: str,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+    ) -> AccountTransaction | None:
+        """The member's transaction with this ``transaction_eid``, or None.
+
+        Altcraft has no lookup by eid, so this pages through the member's transactions.
+        """
+        for transaction in self.iter_account_transactions(
+            loyalty_program_id=loyalty_program_id,
+            matching=matching,
+            points_currency_iid=points_currency_iid,
+            points_currency_eid=points_currency_eid,
+        ):
+            if transaction.transaction_eid == transaction_eid:
+                return transaction
+        return None
+
+    def get_expiring_points(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        date_from: date | datetime | str,
+        date_to: date | datetime | str,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+    ) -> Decimal:
+        """Points that expire between ``date_from`` and ``date_to`` inclusive."""
+        if points_currency_iid is None and points_currency_eid is None:
+            raise AltcraftValidationError(
+                "points_currency_eid", "is missing", "expiring points need the points currency"
+            )
+        payload = _account_payload(
+            loyalty_program_id, matching, points_currency_iid, points_currency_eid
+        )
+        payload.update(_period(date_from, date_to))
+        endpoint = "loyalty/account/expiring_points"
+        data = _data_object(endpoint, self._call(endpoint, payload, resend_safe=True))
+        return parse_wire_decimal(data.get("expiring_points", "0"), "expiring_points")
+
+    def get_profile_tiers(
+        self, *, loyalty_program_id: int, tiers_group_id: int, matching: Matching
+    ) -> list[ProfileTier]:
+        """The profile's tier in a tiers group (``loyalty/account/tiers``)."""
+        payload = {
+            "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
+            "tiers_group_id": parse_positive_int(tiers_group_id, "tiers_group_id"),
+            **matching.to_payload(),
+        }
+        endpoint = "loyalty/account/tiers"
+        rows = _data_list(endpoint, self._call(endpoint, payload, resend_safe=True))
+        return [ProfileTier.from_wire(row) for row in rows]
+
+    # -- program reads ------------------------------------------------------------------------
+
+    def get_trigger_promotions(
+        self,
+        *,
+        loyalty_program_id: int,
+        from_id: int | None = None,
+        limit: int | None = None,
+        is_active: bool | None = None,
+    ) -> PromotionsPage:
+        """One page of trigger promotions; ``next_from_id`` is None on the last page."""
+        payload: dict[str, Any] = {
+            "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id")
+        }
+        if from_id is not None:
+            payload["from_id"] = from_id
+        if limit is not None:
+            if not 1 <= limit <= 100:
+                raise AltcraftValidationError("limit", f"{limit} is out of range", "use 1 to 100")
+            payload["limit"] = limit
+        if is_active is not None:
+            payload["is_active"] = parse_bool(is_active, "is_active")
+        endpoint = "loyalty/trigger_promotions"
+        envelope = self._call(endpoint, payload, resend_safe=True)
+        next_from_id = envelope.get("next_from_id")
+        return PromotionsPage(
+            promotions=[Promotion.from_wire(row) for row in _data_list(endpoint, envelope)],
+            next_from_id=None if next_from_id in (None, "", 0) else int(next_from_id),
+            total_count=envelope.get("total_count"),
+        )
+
+    def iter_trigger_promotions(
+        self, *, loyalty_program_id: int, is_active: bool | None = None, page_size: int = 100
+    ) -> Iterator[Promotion]:
+        """Every trigger promotion, following ``next_from_id``."""
+        from_id: int | None = None
+        while True:
+            page = self.get_trigger_promotions(
+                loyalty_program_id=loyalty_program_id,
+                from_id=from_id,
+                limit=page_size,
+                is_active=is_active,
+            )
+            yield from page.promotions
+            if not page.promotions or page.next_from_id is None or page.next_from_id == from_id:
+                return
+            from_id = page.next_from_id
+
+    # -- members ------------------------------------------------------------------------------
+
+    def register_member(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        registration_date: datetime | str | None = None,
+    ) -> str:
+        """Register the profile in the program; returns its ``profile_id``."""
+        payload: dict[str, Any] = {
+            "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
+            **matching.to_payload(),
+        }
+        if registration_date is not None:
+            payload["registration_date"] = format_rfc3339(
+                parse_datetime(registration_date, "registration_date")
+            )
+        return self._member_call("loyalty/register_member", payload)
+
+    def remove_member(self, *, loyalty_program_id: int, matching: Matching) -> str:
+        """Remove the profile from the program; returns its ``profile_id``."""
+        payload = {
+            "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
+            **matching.to_payload(),
+        }
+        return self._member_call("loyalty/delete_member", payload)
+
+    def _member_call(self, endpoint: str, payload: dict[str, Any]) -> str:
+        envelope = self._call(endpoint, payload, resend_safe=True)
+        # These two answer with profile_id at the top level, not in data.
+        profile_id = envelope.get("profile_id")
+        if profile_id is None and isinstance(envelope.get("data"), Mapping):
+            profile_id = envelope["data"].get("profile_id")
+        if profile_id is None:
+            raise AltcraftBadResponseError(
+                endpoint, http_status=200, error_code=0, error_text="answer has no profile_id"
+            )
+        return str(profile_id)
+
+    # -- export -------------------------------------------------------------------------------
+
+    def start_transactions_export(
+        self,
+        *,
+        loyalty_program_id: int,
+        date_from: date | datetime | str,
+        date_to: date | datetime | str,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+        from_id: str | None = None,
+    ) -> str:
+        """Start an asynchronous export of points transactions; returns the ``task_id``."""
+        currency = currency_payload(points_currency_iid, points_currency_eid)
+        if not currency:
+            raise AltcraftValidationError(
+                "points_currency_eid", "is missing", "an export needs the points currency"
+            )
+        payload: dict[str, Any] = {
+            "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
+            **currency,
+            **_period(date_from, date_to),
+        }
+        if from_id is not None:
+            payload["from_id"] = from_id
+        endpoint = "loyalty/transactions_export"
+        data = _data_object(endpoint, self._call(endpoint, payload, resend_safe=True))
+        if "task_id" not in data:
+            raise AltcraftBadResponseError(
+                endpoint, http_status=200, error_code=0, error_text="answer has no task_id"
+            )
+        return str(data["task_id"])
+
+    def get_task_status(self, task_id: str) -> TaskStatus:
+        """Status of an asynchronous task (``tasks/status``)."""
+        endpoint = "tasks/status"
+        envelope = self._call(endpoint, {"task_id": task_id}, resend_safe=True)
+        return TaskStatus.from_wire(task_id, _data_object(endpoint, envelope))
+
+    def download_file(self, url: str, destination: str | os.PathLike[str]) -> int:
+        """Stream a result file (e.g. an export's CSV) to ``destination``; returns its size.
+
+        ``url`` is what ``tasks/status`` gave: a path on the account's host, or an absolute
+        URL. The token is only sent to the account's own host. The file appears at
+        ``destination`` complete or not at all (written beside it, then renamed).
+        """
+        import requests
+
+        settings = self.settings
+        target = urljoin(settings.base_url + "/", url)
+        same_host = urlsplit(target).netloc == urlsplit(settings.base_url).netloc
+        # The token goes to the account's own host only, never to a third-party file host.
+        headers = {"Authorization": f"Bearer {settings.token}"} if same_host else {}
+        destination = Path(destination)
+        partial = destination.with_name(destination.name + ".part")
+        size = 0
+        try:
+            with requests.get(
+                target,
+                headers=headers,
+                stream=True,
+                timeout=(settings.connect_timeout, settings.timeout),
+                verify=settings.verify,
+            ) as response:
+                if response.status_code != 200:
+                    raise AltcraftApiError(
+                        "download",
+                        http_status=response.status_code,
+                        error_code=None,
+                        error_text="the result file could not be downloaded",
+                    )
+                with open(partial, "wb") as out:
+                    for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
+                        out.write(chunk)
+                        size += len(chunk)
+        except requests.RequestException as exc:
+            partial.unlink(missing_ok=True)
+            raise AltcraftTransportError("download", _describe_transport_error(exc)) from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(destination)
+        return size
+
+
+# -- helpers (module level: pure functions, easy to test) ---------------------------------------
+
+
+def transaction_reference(transaction_id: object, transaction_eid: object) -> dict[str, str]:
+    """The ``transaction_id`` and/or ``transaction_eid`` of commit/rollback/cancel."""
+    reference = {
+        "transaction_id": parse_optional_str(transaction_id, "transaction_id"),
+        "transaction_eid": parse_optional_str(transaction_eid, "transaction_eid"),
+    }
+    if not any(reference.values()):
+        raise AltcraftValidationError(
+            "transaction_id",
+            "is missing and so is transaction_eid",
+            "pass the transaction_id (e.g. the redeem task's XCom) or the transaction_eid",
+        )
+    return {key: value for key, value in reference.items() if value is not None}
+
+
+def _account_payload(
+    loyalty_program_id: object,
+    matching: Matching,
+    points_currency_iid: int | None,
+    points_currency_eid: str | None,
+) -> dict[str, Any]:
+    currency_payload(points_currency_iid, points_currency_eid)  # validates
+    return {
+        "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
+        **currency_block(points_currency_iid, points_currency_eid),
+        **matching.to_payload(),
+    }
+
+
+def _period(date_from: object, date_to: object) -> dict[str, str]:
+    start = parse_date(date_from, "date_from")
+    end = parse_date(date_to, "date_to")
+    if end < start:
+        raise AltcraftValidationError("date_to", "is before date_from", "use an inclusive period")
+    return {"date_from": start.isoformat(), "date_to": end.isoformat()}
+
+
+def _check_envelope(endpoint: str, response: requests.Response, conn_id: str) -> dict[str, Any]:
+    """Return the envelope of a response, or raise the typed error it stands for."""
+    status = response.status_code
+    try:
+        envelope = json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        envelope = None
+    if not isinstance(envelope, dict) or "error" not in envelope:
+        error_class = _error_class(status, None)
+        if error_class is AltcraftApiError:
+            error_class = AltcraftBadResponseError
+        raise error_class(
+            endpoint,
+            http_status=status,
+            error_code=None,
+            # The body is not quoted: it may echo personal data.
+            error_text=(
+                f"answer is not an Altcraft JSON envelope "
+                f"({response.headers.get('Content-Type', 'no content type')}, "
+                f"{len(response.content)} bytes)"
+            ),
+        )
+    try:
+        code = int(envelope["error"])
+    except (TypeError, ValueError):
+        raise AltcraftBadResponseError(
+            endpoint, http_status=status, error_code=None, error_text="'error' is not a number"
+        ) from None
+    if code == 0 and status < 400:
+        return envelope
+    error_class = _error_class(status, code)
+    hint = None
+    if error_class is AltcraftAuthError:
+        hint = f"Check the API token (password) of Airflow connection {conn_id!r}"
+    elif error_class is AltcraftApiError and (code == 400 or status == 400):
+        hint = "Altcraft rejected the request; this is not retried"
+    raise error_class(
+        endpoint,
+        http_status=status,
+        error_code=code if code else None,
+        error_text=str(envelope.get("error_text") or ""),
+        hint=hint,
+    )
+
+
+def _error_class(status: int, code: int | None) -> type[AltcraftApiError]:
+    if status in AUTH_ERROR_CODES or code in AUTH_ERROR_CODES:
+        return AltcraftAuthError
+    if status == 429:
+        return AltcraftRateLimitError
+    if status >= 500:
+        return AltcraftServerError
+    return AltcraftApiError
+
+
+def _data_object(endpoint: str, envelope: Mapping[str, Any]) -> dict[str, Any]:
+    data = envelope.get("data")
+    if not isinstance(data, dict):
+        raise AltcraftBadResponseError(
+            endpoint, http_status=200, error_code=0, error_text="'data' is not an object"
+        )
+    return data
+
+
+def _data_list(endpoint: str, envelope: Mapping[str, Any]) -> list[dict[str, Any]]:
+    data = envelope.get("data")
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise AltcraftBadResponseError(
+            endpoint, http_status=200, error_code=0, error_text="'data' is not a list of objects"
+        )
+    return data
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _request_was_sent(exc: Exception) -> bool:
+    """False only when the request surely never reached the server (connect phase)."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return False
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        reason = exc.args[0]
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+            return False
+    return True
+
+
+def _describe_transport_error(exc: Exception) -> str:
+    """A short, token-free description (requests' messages can be long and nested)."""
+    import requests
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused" if not _request_was_sent(exc) else "connection dropped"
+    return type(exc).__name__

@@ -1,0 +1,565 @@
+"""Typed requests and results of the Altcraft loyalty API.
+
+Requests are validated once, when they are built; results are small frozen objects with
+``Decimal`` amounts. Readers of server answers are tolerant: a missing optional field becomes
+``None`` and fields this module does not know are kept in ``extra`` (Altcraft's field lists
+are incomplete). Only the standard library is used, so operators can build requests at DAG
+parse time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.validation import (
+    currency_payload,
+    format_amount,
+    format_rfc3339,
+    parse_amount,
+    parse_bool,
+    parse_datetime,
+    parse_json_object,
+    parse_optional_positive_int,
+    parse_optional_str,
+    parse_positive_int,
+    parse_wire_decimal,
+)
+
+MatchingMode = Literal["email", "phone", "profile_id", "custom"]
+MATCHING_MODES: tuple[str, ...] = ("email", "phone", "profile_id", "custom")
+#: The parameter each matching mode requires (custom also needs field_value).
+MATCHING_FIELDS: dict[str, str] = {
+    "email": "email",
+    "phone": "phone",
+    "profile_id": "profile_id",
+    "custom": "field_name",
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def mask_email(email: str) -> str:
+    """``ann@example.com`` -> ``a***@example.com``: enough to tell rows apart in a log."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(phone: str) -> str:
+    """``+15550000001`` -> ``+15*******01``."""
+    return phone[:3] + "*" * max(len(phone) - 5, 0) + phone[-2:]
+
+
+@dataclass(frozen=True)
+class Matching:
+    """How Altcraft finds the profile: one of the four documented matching modes.
+
+    Build it with :meth:`from_params` (validates) or the shortcuts :meth:`by_email`,
+    :meth:`by_phone`, :meth:`by_profile_id`, :meth:`by_custom_field`.
+    """
+
+    mode: MatchingMode
+    value: str | int
+    field_name: str | None = None
+
+    @classmethod
+    def from_params(
+        cls,
+        matching: object = None,
+        *,
+        email: object = None,
+        phone: object = None,
+        profile_id: object = None,
+        field_name: object = None,
+        field_value: object = None,
+    ) -> Matching:
+        """Validate the matching arguments as a DAG author writes them.
+
+        ``matching`` may be omitted when exactly one of email / phone / profile_id /
+        field_name is given. Arguments that belong to another mode are refused rather than
+        silently ignored: a contradiction usually means the wrong column was mapped.
+        """
+        given = {
+            "email": email,
+            "phone": phone,
+            "profile_id": profile_id,
+            "field_name": field_name,
+            "field_value": field_value,
+        }
+        present = [name for name, value in given.items() if value is not None]
+        accepted_modes = "one of " + ", ".join(repr(mode) for mode in MATCHING_MODES)
+        if matching is None:
+            candidates = [m for m in MATCHING_MODES if given[MATCHING_FIELDS[m]] is not None]
+            if len(candidates) != 1:
+                raise AltcraftValidationError(
+                    "matching",
+                    "is not given and cannot be inferred"
+                    + (f" (got {', '.join(present)})" if present else ""),
+                    f"set matching to {accepted_modes} with the field that mode requires",
+                )
+            matching = candidates[0]
+        if matching not in MATCHING_MODES:
+            raise AltcraftValidationError(
+                "matching", f"{matching!r} is not a matching mode", f"use {accepted_modes}"
+            )
+        mode: MatchingMode = matching  # type: ignore[assignment]
+        allowed = {"field_name", "field_value"} if mode == "custom" else {MATCHING_FIELDS[mode]}
+        for name in present:
+            if name not in allowed:
+                raise AltcraftValidationError(
+                    name,
+                    f"is set but matching is {mode!r}",
+                    f"with matching={mode!r} pass only {' and '.join(sorted(allowed))}",
+                )
+        if mode == "email":
+            return cls.by_email(email)
+        if mode == "phone":
+            return cls.by_phone(phone)
+        if mode == "profile_id":
+            return cls.by_profile_id(profile_id)
+        return cls.by_custom_field(field_name, field_value)
+
+    @classmethod
+    def by_email(cls, email: object) -> Matching:
+        if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
+            raise AltcraftValidationError(
+                "email",
+                "is missing or not an email address"
+                if email is None
+                else "is not an email address",
+                "matching='email' needs an address such as 'user@example.com'",
+            )
+        return cls("email", email.strip())
+
+    @classmethod
+    def by_phone(cls, phone: object) -> Matching:
+        if not isinstance(phone, str) or not _PHONE.fullmatch(phone.strip()):
+            raise AltcraftValidationError(
+                "phone",
+                "is missing" if phone is None else "is not in international format",
+                "matching='phone' needs '+' and 7 to 15 digits, e.g. '+1234567890'",
+            )
+        return cls("phone", phone.strip())
+
+    @classmethod
+    def by_profile_id(cls, profile_id: object) -> Matching:
+        if isinstance(profile_id, int) and not isinstance(profile_id, bool):
+            profile_id = str(profile_id)
+        value = parse_optional_str(profile_id, "profile_id")
+        if value is None:
+            raise AltcraftValidationError(
+                "profile_id", "is missing", "matching='profile_id' needs the profile id string"
+            )
+        return cls("profile_id", value)
+
+    @classmethod
+    def by_custom_field(cls, field_name: object, field_value: object) -> Matching:
+        name = parse_optional_str(field_name, "field_name")
+        if name is None:
+            raise AltcraftValidationError(
+                "field_name", "is missing", "matching='custom' needs field_name and field_value"
+            )
+        if isinstance(field_value, bool) or not isinstance(field_value, (str, int)):
+            raise AltcraftValidationError(
+                "field_value",
+                "is missing" if field_value is None else f"type {type(field_value).__name__}",
+                "matching='custom' needs field_value as a string or an int",
+            )
+        if isinstance(field_value, str) and not field_value.strip():
+            raise AltcraftValidationError(
+                "field_value", "is empty", "matching='custom' needs a non-empty field_value"
+            )
+        return cls("custom", field_value, field_name=name)
+
+    def to_payload(self) -> dict[str, Any]:
+        if self.mode == "custom":
+            return {"matching": "custom", "field_name": self.field_name, "field_value": self.value}
+        return {"matching": self.mode, self.mode: self.value}
+
+    def describe(self) -> str:
+        """A log-safe description: emails and phones are masked."""
+        if self.mode == "email":
+            return f"email {mask_email(str(self.value))}"
+        if self.mode == "phone":
+            return f"phone {mask_phone(str(self.value))}"
+        if self.mode == "custom":
+            return f"custom field {self.field_name}"
+        return f"profile_id {self.value}"
+
+
+PointsOperation = Literal["redeem", "accrue"]
+
+
+@dataclass(frozen=True)
+class PointsRequest:
+    """A validated redeem or accrue request (the body of ``loyalty/redeeme_points`` /
+    ``loyalty/accrue_points`` minus the token)."""
+
+    operation: PointsOperation
+    loyalty_program_id: int
+    amount: Decimal
+    matching: Matching
+    points_currency_iid: int | None = None
+    points_currency_eid: str | None = None
+    promotion_id: str | None = None
+    is_temp: bool = False
+    temp_timeout_sec: int | None = None
+    created_at: datetime | None = None
+    transaction_eid: str | None = None
+    external_data: dict[str, Any] | None = None
+    activation_date: datetime | None = None
+    expiration_date: datetime | None = None
+
+    @classmethod
+    def build(
+        cls,
+        operation: PointsOperation,
+        *,
+        loyalty_program_id: object,
+        amount: object,
+        matching: Matching,
+        points_currency_iid: object = None,
+        points_currency_eid: object = None,
+        promotion_id: object = None,
+        is_temp: object = False,
+        temp_timeout_sec: object = None,
+        created_at: object = None,
+        transaction_eid: object = None,
+        external_data: object = None,
+        activation_date: object = None,
+        expiration_date: object = None,
+    ) -> PointsRequest:
+        """Validate raw arguments (as a DAG author or a CSV row gives them)."""
+        currency = currency_payload(points_currency_iid, points_currency_eid)
+        temp = parse_bool(is_temp, "is_temp")
+        timeout = parse_optional_positive_int(temp_timeout_sec, "temp_timeout_sec")
+        if timeout is not None and not temp:
+            raise AltcraftValidationError(
+                "temp_timeout_sec",
+                "is set but is_temp is False",
+                "set is_temp=True for a temporary transaction, or drop temp_timeout_sec",
+            )
+        if operation == "redeem" and (activation_date is not None or expiration_date is not None):
+            name = "activation_date" if activation_date is not None else "expiration_date"
+            raise AltcraftValidationError(
+                name, "is set on a redemption", "only accrued points have activation/expiry"
+            )
+        if isinstance(promotion_id, int) and not isinstance(promotion_id, bool):
+            promotion_id = str(promotion_id)
+        activation = (
+            None if activation_date is None else parse_datetime(activation_date, "activation_date")
+        )
+        expiration = (
+            None if expiration_date is None else parse_datetime(expiration_date, "expiration_date")
+        )
+        if activation and expiration and expiration <= activation:
+            raise AltcraftValidationError(
+                "expiration_date",
+                "is not after activation_date",
+                "points must activate before they expire",
+            )
+        return cls(
+            operation=operation,
+            loyalty_program_id=parse_positive_int(loyalty_program_id, "loyalty_program_id"),
+            amount=parse_amount(amount),
+            matching=matching,
+            points_currency_iid=currency.get("points_currency_iid"),
+            points_currency_eid=currency.get("points_currency_eid"),
+            promotion_id=parse_optional_str(promotion_id, "promotion_id"),
+            is_temp=temp,
+            temp_timeout_sec=timeout,
+            created_at=None if created_at is None else parse_datetime(created_at, "created_at"),
+            transaction_eid=parse_optional_str(transaction_eid, "transaction_eid"),
+            external_data=parse_json_object(external_data, "external_data"),
+            activation_date=activation,
+            expiration_date=expiration,
+        )
+
+    def with_eid(self, transaction_eid: str) -> PointsRequest:
+        return dataclasses.replace(self, transaction_eid=transaction_eid)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body: amounts as strings, dates as RFC3339 UTC, optional fields omitted."""
+        payload: dict[str, Any] = {
+            "loyalty_program_id": self.loyalty_program_id,
+            "amount": format_amount(self.amount),
+            "is_temp": self.is_temp,
+        }
+        payload.update(currency_block(self.points_currency_iid, self.points_currency_eid))
+        optional: dict[str, Any] = {
+            "promotion_id": self.promotion_id,
+            "temp_timeout_sec": self.temp_timeout_sec,
+            "transaction_eid": self.transaction_eid,
+            "external_data": self.external_data,
+        }
+        for name in ("created_at", "activation_date", "expiration_date"):
+            moment = getattr(self, name)
+            optional[name] = None if moment is None else format_rfc3339(moment)
+        payload.update({key: value for key, value in optional.items() if value is not None})
+        payload.update(self.matching.to_payload())
+        return payload
+
+
+def currency_block(iid: int | None, eid: str | None) -> dict[str, Any]:
+    if iid is not None:
+        return {"points_currency_iid": iid}
+    if eid is not None:
+        return {"points_currency_eid": eid}
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+def _decimal_or_none(data: Mapping[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    return None if value is None or value == "" else parse_wire_decimal(value, key)
+
+
+def _datetime_or_none(data: Mapping[str, Any], key: str) -> datetime | None:
+    value = data.get(key)
+    if not value:
+        return None
+    try:
+        return parse_datetime(value, key)
+    except AltcraftValidationError:
+        return None  # tolerate a format Altcraft did not document rather than fail a read
+
+
+def _str_or_none(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else str(value)
+
+
+def _extra(data: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in known}
+
+
+@dataclass(frozen=True)
+class PointsTransaction:
+    """Result of a redeem or accrue: ``data`` of the response.
+
+    ``already_existed`` is True when the transaction was found by its ``transaction_eid``
+    instead of being sent (a retry of a request that had been applied).
+    """
+
+    transaction_id: str
+    balance_before: Decimal | None
+    balance_after: Decimal | None
+    transaction_eid: str | None = None
+    already_existed: bool = False
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], transaction_eid: str | None) -> PointsTransaction:
+        return cls(
+            transaction_id=str(data["transaction_id"]),
+            balance_before=_decimal_or_none(data, "balance_before"),
+            balance_after=_decimal_or_none(data, "balance_after"),
+            transaction_eid=transaction_eid,
+        )
+
+    def to_xcom(self) -> dict[str, str | bool | None]:
+        """JSON-safe: amounts as strings."""
+        return {
+            "transaction_id": self.transaction_id,
+            "transaction_eid": self.transaction_eid,
+            "balance_before": None if self.balance_before is None else str(self.balance_before),
+            "balance_after": None if self.balance_after is None else str(self.balance_after),
+            "already_existed": self.already_existed,
+        }
+
+
+@dataclass(frozen=True)
+class TransactionResult:
+    """Result of commit / rollback / cancel: ``balance`` is the active balance after it."""
+
+    transaction_id: str
+    balance: Decimal | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> TransactionResult:
+        return cls(str(data["transaction_id"]), _decimal_or_none(data, "balance"))
+
+
+@dataclass(frozen=True)
+class Balance:
+    total_balance: Decimal
+    active_balance: Decimal
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Balance:
+        return cls(
+            parse_wire_decimal(data["total_balance"], "total_balance"),
+            parse_wire_decimal(data["active_balance"], "active_balance"),
+        )
+
+
+@dataclass(frozen=True)
+class AccountTransaction:
+    """One entry of ``loyalty/account/transactions``."""
+
+    transaction_id: str
+    transaction_eid: str | None
+    created_at: datetime | None
+    transaction_type: str | None
+    amount: Decimal | None
+    balance_before: Decimal | None
+    balance_after: Decimal | None
+    promo_iid: int | None = None
+    promo_eid: str | None = None
+    description: str | None = None
+    activation_date: datetime | None = None
+    expiration_date: datetime | None = None
+    source_type: str | None = None
+    source_iid: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KNOWN = (
+        "transaction_id", "transaction_eid", "created_at", "transaction_type", "amount",
+        "balance_before", "balance_after", "promo_iid", "promo_eid", "description",
+        "activation_date", "expiration_date", "source_type", "source_iid",
+    )  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> AccountTransaction:
+        return cls(
+            transaction_id=str(data["transaction_id"]),
+            transaction_eid=_str_or_none(data, "transaction_eid") or None,
+            created_at=_datetime_or_none(data, "created_at"),
+            transaction_type=_str_or_none(data, "transaction_type"),
+            amount=_decimal_or_none(data, "amount"),
+            balance_before=_decimal_or_none(data, "balance_before"),
+            balance_after=_decimal_or_none(data, "balance_after"),
+            promo_iid=data.get("promo_iid"),
+            promo_eid=_str_or_none(data, "promo_eid"),
+            description=_str_or_none(data, "description"),
+            activation_date=_datetime_or_none(data, "activation_date"),
+            expiration_date=_datetime_or_none(data, "expiration_date"),
+            source_type=_str_or_none(data, "source_type"),
+            source_iid=data.get("source_iid"),
+            extra=_extra(data, cls._KNOWN),
+        )
+
+    @property
+    def status(self) -> str | None:
+        """Transaction state when the server reports one (undocumented; the sandbox does)."""
+        value = self.extra.get("status")
+        return None if value is None else str(value)
+
+    def as_points_transaction(self) -> PointsTransaction:
+        return PointsTransaction(
+            transaction_id=self.transaction_id,
+            balance_before=self.balance_before,
+            balance_after=self.balance_after,
+            transaction_eid=self.transaction_eid,
+            already_existed=True,
+        )
+
+
+@dataclass(frozen=True)
+class ProfileTier:
+    tiers_group_type: str | None
+    tier_eid: str | None
+    tier_id: int | None
+    tier_order: int | None
+    reached_at: datetime | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ProfileTier:
+        known = ("tiers_group_type", "tier_eid", "tier_id", "tier_order", "reached_at")
+        return cls(
+            tiers_group_type=_str_or_none(data, "tiers_group_type"),
+            tier_eid=_str_or_none(data, "tier_eid"),
+            tier_id=data.get("tier_id"),
+            tier_order=data.get("tier_order"),
+            reached_at=_datetime_or_none(data, "reached_at"),
+            extra=_extra(data, known),
+        )
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: int
+    name: str | None
+    description: str | None
+    external_id: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    is_active: bool | None
+    redeem_rules: list[Any] = field(default_factory=list)
+    accrual_rules: list[Any] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Promotion:
+        known = (
+            "id", "name", "description", "external_id", "start_date", "end_date", "is_active",
+            "redeem_rules", "accrual_rules",
+        )  # fmt: skip
+        return cls(
+            id=int(data["id"]),
+            name=_str_or_none(data, "name"),
+            description=_str_or_none(data, "description"),
+            external_id=_str_or_none(data, "external_id"),
+            start_date=_datetime_or_none(data, "start_date"),
+            end_date=_datetime_or_none(data, "end_date"),
+            is_active=data.get("is_active"),
+            redeem_rules=list(data.get("redeem_rules") or []),
+            accrual_rules=list(data.get("accrual_rules") or []),
+            extra=_extra(data, known),
+        )
+
+
+@dataclass(frozen=True)
+class PromotionsPage:
+    promotions: list[Promotion]
+    next_from_id: int | None
+    total_count: int | None
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """``tasks/status`` of an asynchronous task such as a transactions export."""
+
+    task_id: str
+    status: str
+    progress: int | None
+    urls: list[str]
+    total: int | None
+    errors: int | None
+    error_text: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    #: "success" is what older Altcraft docs call "completed".
+    COMPLETED = ("completed", "success")
+    FAILED = ("failed", "error", "canceled", "cancelled")
+
+    @classmethod
+    def from_wire(cls, task_id: str, data: Mapping[str, Any]) -> TaskStatus:
+        result = data.get("result") or {}
+        return cls(
+            task_id=task_id,
+            status=str(data.get("status", "")).lower(),
+            progress=data.get("progress"),
+            urls=[str(url) for url in result.get("urls") or []],
+            total=result.get("total"),
+            errors=result.get("errors"),
+            error_text=_str_or_none(data, "error_text") or _str_or_none(result, "error"),
+            extra=_extra(data, ("status", "progress", "result")),
+        )
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status in self.COMPLETED
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status in self.FAILED

@@ -1,0 +1,139 @@
+"""What every Altcraft operator shares: the connection, the hook and argument checking.
+
+Arguments are checked twice, by the same code: when the DAG file is parsed (for arguments
+that are not templated, so a typo fails the DAG import) and at execute time after rendering,
+before any HTTP call. A bad argument at execute time fails the task without retries: a
+retry cannot fix it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_altcraft.compat import AirflowFailException, BaseOperator, XComArg
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.models import Matching
+from airflow_provider_altcraft.validation import (
+    currency_payload,
+    parse_amount,
+    parse_bool,
+    parse_datetime,
+    parse_json_object,
+    parse_optional_str,
+    parse_positive_int,
+)
+
+#: Arguments that let Altcraft find the profile (see :class:`Matching`).
+MATCHING_ARGUMENTS = ("matching", "email", "phone", "profile_id", "field_name", "field_value")
+#: Namespace of the deterministic transaction eids (uuid5), fixed forever: changing it would
+#: make retries of tasks started before the change send their transactions again.
+TRANSACTION_EID_NAMESPACE = uuid.UUID("5b0f3c52-8a43-4a3c-9d51-6f1f0c6b2a11")
+
+
+def _check_optional(check: Callable[[object, str], object]) -> Callable[[object, str], object]:
+    return lambda value, name: None if value is None else check(value, name)
+
+
+#: Checks of single arguments, run at parse time on the arguments that are not templated
+#: when others are (the whole set is checked together once everything is rendered).
+SINGLE_ARGUMENT_CHECKS: dict[str, Callable[[object, str], object]] = {
+    "amount": lambda value, name: parse_amount(value, name),
+    "loyalty_program_id": parse_positive_int,
+    "tiers_group_id": parse_positive_int,
+    "points_currency_iid": _check_optional(parse_positive_int),
+    "temp_timeout_sec": _check_optional(parse_positive_int),
+    "is_temp": parse_bool,
+    "created_at": _check_optional(parse_datetime),
+    "activation_date": _check_optional(parse_datetime),
+    "expiration_date": _check_optional(parse_datetime),
+    "registration_date": _check_optional(parse_datetime),
+    "external_data": parse_json_object,
+    "transaction_id": parse_optional_str,
+    "transaction_eid": parse_optional_str,
+    "promotion_id": _check_optional(
+        lambda value, name: value if isinstance(value, int) else parse_optional_str(value, name)
+    ),
+}
+
+
+def is_dynamic(value: object) -> bool:
+    """True for a value only known at run time: a Jinja template or an XComArg (nested too)."""
+    if isinstance(value, XComArg):
+        return True
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(is_dynamic(key) or is_dynamic(item) for key, item in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(is_dynamic(item) for item in value)
+    return False
+
+
+def derive_transaction_eid(dag_id: str, task_id: str, run_id: str, map_index: int) -> str:
+    """The eid of a task instance's transaction: the same for every retry of that instance."""
+    return str(uuid.uuid5(TRANSACTION_EID_NAMESPACE, f"{dag_id}\n{task_id}\n{run_id}\n{map_index}"))
+
+
+def matching_from(values: Mapping[str, Any]) -> Matching:
+    return Matching.from_params(
+        values.get("matching"),
+        email=values.get("email"),
+        phone=values.get("phone"),
+        profile_id=values.get("profile_id"),
+        field_name=values.get("field_name"),
+        field_value=values.get("field_value"),
+    )
+
+
+def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:
+    return currency_payload(values.get("points_currency_iid"), values.get("points_currency_eid"))
+
+
+class AltcraftBaseOperator(BaseOperator):
+    """Base of the Altcraft operators.
+
+    Subclasses list their user-facing arguments in ``template_fields`` (all of them are
+    templated) and implement :meth:`build`, which turns the argument values into the validated
+    request object.
+    """
+
+    template_fields: Sequence[str] = ("altcraft_conn_id",)
+    ui_color = "#f0e4ff"
+
+    def __init__(self, *, altcraft_conn_id: str = AltcraftHook.default_conn_name, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.altcraft_conn_id = altcraft_conn_id
+
+    @cached_property
+    def hook(self) -> AltcraftHook:
+        return AltcraftHook(altcraft_conn_id=self.altcraft_conn_id)
+
+    def build(self, values: Mapping[str, Any]) -> Any:
+        """Validate the argument values; raise :class:`AltcraftValidationError` if one is bad."""
+        raise NotImplementedError
+
+    def _argument_values(self) -> dict[str, Any]:
+        # getattr default: a subclass checks once more after setting its own arguments.
+        return {name: getattr(self, name, None) for name in self.template_fields}
+
+    def check_arguments_at_parse_time(self) -> None:
+        """Fail the DAG import on a static mistake; templated values wait for execute()."""
+        values = self._argument_values()
+        if not any(is_dynamic(value) for value in values.values()):
+            self.build(values)
+            return
+        for name, value in values.items():
+            check = SINGLE_ARGUMENT_CHECKS.get(name)
+            if check is not None and not is_dynamic(value):
+                check(value, name)
+
+    def build_for_execute(self) -> Any:
+        """The validated request from the rendered arguments; a bad one fails without retry."""
+        try:
+            return self.build(self._argument_values())
+        except AltcraftValidationError as exc:
+            raise AirflowFailException(f"Invalid argument: {exc}") from None

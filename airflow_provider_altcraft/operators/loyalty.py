@@ -1,0 +1,394 @@
+"""Operators for single loyalty operations: redeem, accrue, commit, rollback, cancel, balance,
+register and remove a member.
+
+Exactly once: a redeem or accrue task always sends a ``transaction_eid`` (the one given, or
+one derived from dag_id, task_id, run_id and map_index, identical for every retry of the task
+instance). A retried task, or one whose eid was given by the DAG author, first looks the eid up
+in the member's transactions and returns the transaction it finds instead of sending again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from airflow_provider_altcraft.compat import AirflowSkipException, Context
+from airflow_provider_altcraft.hooks.altcraft import transaction_reference
+from airflow_provider_altcraft.models import Matching, PointsOperation, PointsRequest
+from airflow_provider_altcraft.operators.base import (
+    MATCHING_ARGUMENTS,
+    AltcraftBaseOperator,
+    check_currency,
+    derive_transaction_eid,
+    matching_from,
+)
+from airflow_provider_altcraft.validation import (
+    parse_datetime,
+    parse_positive_int,
+)
+
+__all__ = [
+    "AltcraftAccruePointsOperator",
+    "AltcraftCancelTransactionOperator",
+    "AltcraftCommitTransactionOperator",
+    "AltcraftGetBalanceOperator",
+    "AltcraftRedeemPointsOperator",
+    "AltcraftRegisterMemberOperator",
+    "AltcraftRemoveMemberOperator",
+    "AltcraftRollbackTransactionOperator",
+]
+
+_POINTS_ARGUMENTS = (
+    "loyalty_program_id",
+    "promotion_id",
+    "points_currency_iid",
+    "points_currency_eid",
+    "amount",
+    "is_temp",
+    "temp_timeout_sec",
+    "created_at",
+    "transaction_eid",
+    "external_data",
+    *MATCHING_ARGUMENTS,
+)
+
+
+class _PointsOperator(AltcraftBaseOperator):
+    """Redeem or accrue: one money-moving request, sent exactly once."""
+
+    operation: ClassVar[PointsOperation]
+    template_fields: Sequence[str] = ("altcraft_conn_id", *_POINTS_ARGUMENTS)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"external_data": "json"}
+
+    def __init__(
+        self,
+        *,
+        loyalty_program_id: int | str,
+        amount: Decimal | int | str,
+        matching: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        profile_id: str | None = None,
+        field_name: str | None = None,
+        field_value: str | int | None = None,
+        promotion_id: str | None = None,
+        points_currency_iid: int | str | None = None,
+        points_currency_eid: str | None = None,
+        is_temp: bool | str = False,
+        temp_timeout_sec: int | str | None = None,
+        created_at: datetime | str | None = None,
+        transaction_eid: str | None = None,
+        external_data: dict[str, Any] | str | None = None,
+        check_existing: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.loyalty_program_id = loyalty_program_id
+        self.amount = amount
+        self.matching = matching
+        self.email = email
+        self.phone = phone
+        self.profile_id = profile_id
+        self.field_name = field_name
+        self.field_value = field_value
+        self.promotion_id = promotion_id
+        self.points_currency_iid = points_currency_iid
+        self.points_currency_eid = points_currency_eid
+        self.is_temp = is_temp
+        self.temp_timeout_sec = temp_timeout_sec
+        self.created_at = created_at
+        self.transaction_eid = transaction_eid
+        self.external_data = external_data
+        self.check_existing = check_existing
+        self.check_arguments_at_parse_time()
+
+    def build(self, values: Mapping[str, Any]) -> PointsRequest:
+        extra = {
+            name: values[name] for name in ("activation_date", "expiration_date") if name in values
+        }
+        return PointsRequest.build(
+            self.operation,
+            loyalty_program_id=values["loyalty_program_id"],
+            amount=values["amount"],
+            matching=matching_from(values),
+            points_currency_iid=values["points_currency_iid"],
+            points_currency_eid=values["points_currency_eid"],
+            promotion_id=values["promotion_id"],
+            is_temp=values["is_temp"],
+            temp_timeout_sec=values["temp_timeout_sec"],
+            created_at=values["created_at"],
+            transaction_eid=values["transaction_eid"],
+            external_data=values["external_data"],
+            **extra,
+        )
+
+    def execute(self, context: Context) -> str:
+        request: PointsRequest = self.build_for_execute()
+        ti = context["ti"]
+        given_eid = request.transaction_eid is not None
+        if not given_eid:
+            request = request.with_eid(
+                derive_transaction_eid(
+                    ti.dag_id, ti.task_id, ti.run_id, -1 if ti.map_index is None else ti.map_index
+                )
+            )
+        # A given eid may already have been used by another run (a re-run backfill); a
+        # derived one only by an earlier try of this very task instance.
+        check_existing = self.check_existing
+        if check_existing is None:
+            check_existing = given_eid or ti.try_number > 1
+        self.log.info(
+            "%s %s points for %s in program %s (transaction_eid %s%s)",
+            "Redeeming" if self.operation == "redeem" else "Accruing",
+            request.amount,
+            request.matching.describe(),
+            request.loyalty_program_id,
+            request.transaction_eid,
+            ", temporary" if request.is_temp else "",
+        )
+        result = self.hook.send_points_request_once(request, check_existing=check_existing)
+        self.log.info(
+            "Transaction %s %s: balance %s -> %s",
+            result.transaction_id,
+            "was already in Altcraft" if result.already_existed else "done",
+            result.balance_before,
+            result.balance_after,
+        )
+        for key, value in result.to_xcom().items():
+            if key != "transaction_id" and value is not None:
+                ti.xcom_push(key=key, value=value)
+        return result.transaction_id
+
+
+class AltcraftRedeemPointsOperator(_PointsOperator):
+    """Redeem a member's points (``loyalty/redeeme_points``).
+
+    Every argument has the name of the API parameter and is templated. ``amount`` is a
+    string, int or Decimal (a float is refused). ``created_at`` is an aware datetime or an
+    RFC3339 string, sent as RFC3339 UTC. ``matching`` may be left out when exactly one of
+    ``email`` / ``phone`` / ``profile_id`` / ``field_name`` is given.
+
+    Returns (XCom ``return_value``) the ``transaction_id``; also pushes ``transaction_eid``,
+    ``balance_before`` and ``balance_after`` (strings) and ``already_existed``.
+
+    :param check_existing: look the eid up before sending. Default: when the eid was given,
+        or the task is being retried.
+    """
+
+    operation = "redeem"
+
+
+class AltcraftAccruePointsOperator(_PointsOperator):
+    """Accrue points to a member (``loyalty/accrue_points``).
+
+    As :class:`AltcraftRedeemPointsOperator`, plus ``activation_date`` and ``expiration_date``.
+    """
+
+    operation = "accrue"
+    template_fields: Sequence[str] = (
+        *_PointsOperator.template_fields,
+        "activation_date",
+        "expiration_date",
+    )
+
+    def __init__(
+        self,
+        *,
+        activation_date: datetime | str | None = None,
+        expiration_date: datetime | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.activation_date = activation_date
+        self.expiration_date = expiration_date
+        self.check_arguments_at_parse_time()  # again, now with the dates
+
+
+class _TransactionActionOperator(AltcraftBaseOperator):
+    """Commit, roll back or cancel one transaction by ``transaction_id`` or ``transaction_eid``."""
+
+    action: ClassVar[str]
+    template_fields: Sequence[str] = (
+        "altcraft_conn_id",
+        "transaction_id",
+        "transaction_eid",
+    )
+
+    def __init__(
+        self,
+        *,
+        transaction_id: str | None = None,
+        transaction_eid: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.transaction_id = transaction_id
+        self.transaction_eid = transaction_eid
+        self.check_arguments_at_parse_time()
+
+    def build(self, values: Mapping[str, Any]) -> dict[str, str]:
+        return transaction_reference(values["transaction_id"], values["transaction_eid"])
+
+    def execute(self, context: Context) -> str:
+        reference: dict[str, str] = self.build_for_execute()
+        self.log.info("%s transaction %s", self.action.capitalize(), reference)
+        method = getattr(self.hook, f"{self.action}_transaction")
+        result = method(**reference)
+        self.log.info(
+            "Transaction %s: active balance now %s", result.transaction_id, result.balance
+        )
+        if result.balance is not None:
+            context["ti"].xcom_push(key="balance", value=str(result.balance))
+        return str(result.transaction_id)
+
+
+class AltcraftCommitTransactionOperator(_TransactionActionOperator):
+    """Commit a temporary transaction, e.g. ``transaction_id=redeem.output``.
+
+    Committing a transaction that is not temporary (already committed, rolled back, expired)
+    fails the task with Altcraft's error text: that is a real problem in the DAG's logic.
+    Returns the ``transaction_id``; pushes ``balance`` (the active balance, a string).
+    """
+
+    action = "commit"
+
+
+class AltcraftRollbackTransactionOperator(_TransactionActionOperator):
+    """Roll back a temporary transaction, typically with ``trigger_rule="one_failed"``.
+
+    If the transaction reference renders empty (the redeem task failed before producing a
+    transaction id), there is nothing to roll back and the task is skipped.
+    """
+
+    action = "rollback"
+
+    def execute(self, context: Context) -> str:
+        if not self.transaction_id and not self.transaction_eid:
+            raise AirflowSkipException("No transaction to roll back: the reference is empty.")
+        return super().execute(context)
+
+
+class AltcraftCancelTransactionOperator(_TransactionActionOperator):
+    """Cancel any transaction, temporary or permanent (``loyalty/cancel_transaction``)."""
+
+    action = "cancel"
+
+
+class _MemberOperator(AltcraftBaseOperator):
+    """An operation on one program member found by matching."""
+
+    member_arguments: ClassVar[tuple[str, ...]] = ("loyalty_program_id", *MATCHING_ARGUMENTS)
+    template_fields: Sequence[str] = ("altcraft_conn_id", *member_arguments)
+
+    def __init__(
+        self,
+        *,
+        loyalty_program_id: int | str,
+        matching: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        profile_id: str | None = None,
+        field_name: str | None = None,
+        field_value: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.loyalty_program_id = loyalty_program_id
+        self.matching = matching
+        self.email = email
+        self.phone = phone
+        self.profile_id = profile_id
+        self.field_name = field_name
+        self.field_value = field_value
+        self.check_arguments_at_parse_time()
+
+    def build(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "loyalty_program_id": parse_positive_int(
+                values["loyalty_program_id"], "loyalty_program_id"
+            ),
+            "matching": matching_from(values),
+        }
+
+
+class AltcraftGetBalanceOperator(_MemberOperator):
+    """Read a member's balance; returns ``{"total_balance": str, "active_balance": str}``."""
+
+    template_fields: Sequence[str] = (
+        *_MemberOperator.template_fields,
+        "points_currency_iid",
+        "points_currency_eid",
+    )
+
+    def __init__(
+        self,
+        *,
+        points_currency_iid: int | str | None = None,
+        points_currency_eid: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.points_currency_iid = points_currency_iid
+        self.points_currency_eid = points_currency_eid
+        self.check_arguments_at_parse_time()  # again, now with the currency
+
+    def build(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().build(values), **check_currency(values)}
+
+    def execute(self, context: Context) -> dict[str, str]:
+        arguments = self.build_for_execute()
+        balance = self.hook.get_balance(**arguments)
+        self.log.info(
+            "Balance of %s: total %s, active %s",
+            arguments["matching"].describe(),
+            balance.total_balance,
+            balance.active_balance,
+        )
+        return {
+            "total_balance": str(balance.total_balance),
+            "active_balance": str(balance.active_balance),
+        }
+
+
+class AltcraftRegisterMemberOperator(_MemberOperator):
+    """Register a profile in a loyalty program; returns its ``profile_id``."""
+
+    template_fields: Sequence[str] = (
+        *_MemberOperator.template_fields,
+        "registration_date",
+    )
+
+    def __init__(self, *, registration_date: datetime | str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registration_date = registration_date
+        self.check_arguments_at_parse_time()  # again, now with the date
+
+    def build(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        arguments = super().build(values)
+        if values.get("registration_date") is not None:
+            arguments["registration_date"] = parse_datetime(
+                values["registration_date"], "registration_date"
+            )
+        return arguments
+
+    def execute(self, context: Context) -> str:
+        arguments = self.build_for_execute()
+        matching: Matching = arguments["matching"]
+        self.log.info(
+            "Registering %s in program %s", matching.describe(), arguments["loyalty_program_id"]
+        )
+        return self.hook.register_member(**arguments)
+
+
+class AltcraftRemoveMemberOperator(_MemberOperator):
+    """Remove a profile from a loyalty program; returns its ``profile_id``."""
+
+    def execute(self, context: Context) -> str:
+        arguments = self.build_for_execute()
+        matching: Matching = arguments["matching"]
+        self.log.info(
+            "Removing %s from program %s", matching.describe(), arguments["loyalty_program_id"]
+        )
+        return self.hook.remove_member(**arguments)

@@ -1,0 +1,203 @@
+"""The sandbox application: routing, token check, envelopes, faults and the request log.
+
+It glues the generic HTTP server (:mod:`.http`) to the Altcraft handlers (:mod:`.api`) and
+the test-control endpoints (:mod:`.control`). Request bodies and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sys
+import threading
+import traceback
+from collections import deque
+from typing import Any
+
+from airflow_provider_altcraft.sandbox.api import HANDLERS
+from airflow_provider_altcraft.sandbox.config import SandboxConfig
+from airflow_provider_altcraft.sandbox.faults import FaultDecision, Faults
+from airflow_provider_altcraft.sandbox.http import Request, Response, json_response
+from airflow_provider_altcraft.sandbox.ledger import Ledger
+from airflow_provider_altcraft.sandbox.values import ApiError
+
+__all__ = ["API_PREFIX", "SandboxApp"]
+
+API_PREFIX = "/api/v1.1/"
+DOWNLOAD_PREFIX = "/api/download/"
+OK_TEXT = "Successful operation"
+REQUEST_LOG_LIMIT = 100_000  # entries kept; "count" keeps counting past it
+
+_FAULT_STATUS = {"http_500": 500, "http_503": 503, "http_429": 429}
+_FAULT_TEXT = {
+    "http_500": "Internal server error (injected fault)",
+    "http_503": "Service unavailable (injected fault)",
+    "http_429": "Too many requests (injected fault)",
+}
+
+
+class SandboxApp:
+    """State of one sandbox plus the request entry point :meth:`handle`."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        seed: dict[str, Any] | None = None,
+        config: SandboxConfig | None = None,
+    ) -> None:
+        self.token = token
+        self.reset_seed = copy.deepcopy(seed)  # the target of POST /_sandbox/reset
+        self.ledger = Ledger(seed)
+        self.startup_config = config or SandboxConfig()
+        self.config = self.startup_config
+        self.faults = Faults()
+        self._log_lock = threading.Lock()
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self.request_count = 0
+        self._bearer = f"Bearer {token}"
+        # Imported here to keep the module graph acyclic (control needs SandboxApp).
+        from airflow_provider_altcraft.sandbox.control import handle_control
+
+        self._control = handle_control
+
+    # ------------------------------------------------------------------ state helpers
+    def reset(self) -> None:
+        """Back to the reset seed; clears faults, the request log and config overrides."""
+        self.ledger.load_seed(self.reset_seed)
+        self.faults.clear()
+        self.config = self.startup_config
+        self.clear_requests()
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self.request_log.clear()
+            self.request_count = 0
+
+    def _log(
+        self, method: str, path: str, status: int | None, error: int | None, fault: str | None
+    ) -> None:
+        entry = {
+            "method": method,
+            "path": path,
+            "http_status": status,
+            "error": error,
+            "fault": fault,
+        }
+        with self._log_lock:
+            self.request_log.append(entry)
+            self.request_count += 1
+
+    # ------------------------------------------------------------------ entry point
+    def handle(self, request: Request) -> Response | Any:
+        path = request.path
+        if path.startswith("/api/"):
+            if path.startswith(DOWNLOAD_PREFIX):
+                method = "download"
+            elif path.startswith(API_PREFIX):
+                method = path[len(API_PREFIX) :]
+            else:  # e.g. another API version: answered as an unknown method
+                method = path[len("/api/") :]
+            decision = self.faults.decide(method)
+            if decision.delay_s or decision.kind is not None:
+                return self._faulty(request, method, decision)
+            return self._api(request, method)
+        if path.startswith("/_sandbox/"):
+            return self._control(self, request)
+        return json_response(404, {"error": 404, "error_text": "Not found", "data": None})
+
+    async def _faulty(self, request: Request, method: str, decision: FaultDecision) -> Response:
+        if decision.delay_s:
+            await asyncio.sleep(decision.delay_s)  # never blocks other connections
+        kind = decision.kind
+        if kind == "drop_before":
+            self._log(method, request.path, None, None, kind)
+            return Response(0, drop=True)
+        if kind == "drop_after":
+            self._api(request, method, fault=kind)  # applied to the ledger, answer lost
+            return Response(0, drop=True)
+        if kind in _FAULT_STATUS:
+            status = _FAULT_STATUS[kind]
+            headers = []
+            if kind == "http_429" and decision.retry_after is not None:
+                headers.append(("Retry-After", str(decision.retry_after)))
+            self._log(method, request.path, status, status, kind)
+            payload = {"error": status, "error_text": _FAULT_TEXT[kind], "data": None}
+            return json_response(status, payload, headers=headers)
+        return self._api(request, method, fault="delay")
+
+    def _api(self, request: Request, method: str, fault: str | None = None) -> Response:
+        if method == "download":
+            response = self._download(request)
+            error = 0 if response.status == 200 else response.status
+            self._log(method, request.path, response.status, error, fault)
+            return response
+        error = 0
+        try:
+            if request.method != "POST":
+                raise ApiError(405, "Method not allowed: use POST")
+            handler = HANDLERS.get(method)
+            if handler is None:
+                raise ApiError(400, "Unknown method")
+            body = self._body(request)
+            if (
+                request.headers.get("authorization") != self._bearer
+                and body.get("token") != self.token
+            ):
+                raise ApiError(401, "API token required")
+            envelope: dict[str, Any] = {"error": 0, "error_text": OK_TEXT}
+            envelope.update(handler(self.ledger, self.config, body))
+            status = 200
+        except ApiError as exc:
+            error = exc.code
+            envelope = {"error": exc.code, "error_text": exc.text, "data": exc.data}
+            status = self._app_error_status(exc.code)
+        except Exception:  # a bug must become an envelope, never a dead server
+            traceback.print_exc(file=sys.stderr)
+            error = status = 500
+            envelope = {"error": 500, "error_text": "Internal server error", "data": None}
+        self._log(method, request.path, status, error, fault)
+        return json_response(status, envelope)
+
+    def _app_error_status(self, code: int) -> int:
+        if code == 405:
+            return 405  # protocol misuse, not an application error
+        if self.config.app_error_http_status == "mapped" and 400 <= code < 500:
+            return code
+        return 200
+
+    @staticmethod
+    def _body(request: Request) -> dict[str, Any]:
+        if not request.body.strip():
+            return {}
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "Malformed JSON in request body") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "Request body must be a JSON object")
+        return body
+
+    def _download(self, request: Request) -> Response:
+        # Downloads answer with real HTTP statuses: the body is a file, not an envelope.
+        def fail(code: int, text: str) -> Response:
+            return json_response(code, {"error": code, "error_text": text, "data": None})
+
+        if request.method != "GET":
+            return fail(405, "Method not allowed: use GET")
+        if request.headers.get("authorization") != self._bearer:
+            return fail(401, "API token required")
+        parts = request.path[len(DOWNLOAD_PREFIX) :].split("/")
+        if len(parts) != 2:
+            return fail(404, "File not found")
+        try:
+            data = self.ledger.download(parts[0], parts[1])
+        except ApiError as exc:
+            return fail(exc.code, exc.text)
+        return Response(
+            200,
+            data,
+            content_type="text/csv; charset=utf-8",
+            headers=[("Content-Disposition", f'attachment; filename="{parts[1]}"')],
+        )

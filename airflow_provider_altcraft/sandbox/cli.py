@@ -1,0 +1,98 @@
+"""``altcraft-sandbox`` console script (also ``python -m airflow_provider_altcraft.sandbox``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from airflow_provider_altcraft.sandbox.app import SandboxApp
+from airflow_provider_altcraft.sandbox.config import ConfigError, SandboxConfig
+from airflow_provider_altcraft.sandbox.persistence import StateFile
+from airflow_provider_altcraft.sandbox.seed import SeedError, load_seed_file
+from airflow_provider_altcraft.sandbox.server import SandboxServer
+
+__all__ = ["DEFAULT_TOKEN", "build_parser", "main"]
+
+DEFAULT_TOKEN = "sandbox-token"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="altcraft-sandbox",
+        description="Local stand-in for the Altcraft loyalty API v1.1 (for tests and demos).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8642, help="port; 0 = pick a free one")
+    parser.add_argument("--token", help="API token (default: the seed's token, else sandbox-token)")
+    parser.add_argument("--seed", help="seed JSON file (initial state and reset target)")
+    parser.add_argument("--state-file", help="persist state here; loaded at start if it exists")
+    parser.add_argument("--duplicate-eid", choices=("accept", "refuse"))
+    parser.add_argument("--app-error-http-status", choices=("200", "mapped"))
+    parser.add_argument("--export-delay-sec", type=float)
+    parser.add_argument("--export-mode", choices=("ok", "fail", "stuck"))
+    parser.add_argument("--default-temp-timeout-sec", type=int)
+    parser.add_argument(
+        "--config", metavar="JSON", help="options as a JSON object (same keys as /_sandbox/config)"
+    )
+    parser.add_argument("--access-log", action="store_true", help="log method, path, status, ms")
+    parser.add_argument("--quiet", action="store_true", help="print only the 'listening' line")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> SandboxConfig:
+    options: dict[str, object] = json.loads(args.config) if args.config else {}
+    for name in (
+        "duplicate_eid",
+        "app_error_http_status",
+        "export_delay_sec",
+        "export_mode",
+        "default_temp_timeout_sec",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    return SandboxConfig().updated(options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        seed = load_seed_file(args.seed) if args.seed else None
+        config = _config(args)
+    except (SeedError, ConfigError, ValueError) as exc:
+        print(f"altcraft-sandbox: {exc}", file=sys.stderr)
+        return 2
+    token = args.token or (seed or {}).get("token") or DEFAULT_TOKEN
+    app = SandboxApp(token=str(token), seed=seed, config=config)
+    state_file = StateFile(args.state_file) if args.state_file else None
+    if state_file is not None:
+        try:
+            loaded = state_file.load(app)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"altcraft-sandbox: cannot load state file: {exc}", file=sys.stderr)
+            return 2
+        if loaded and not args.quiet:
+            print(f"altcraft-sandbox: state loaded from {args.state_file}", file=sys.stderr)
+    server = SandboxServer(
+        app, host=args.host, port=args.port, state_file=state_file, access_log=args.access_log
+    )
+
+    def ready(srv: SandboxServer) -> None:
+        # Parents (run_sandbox, benchmarks) read this exact line to learn the port.
+        print(f"altcraft-sandbox listening on {srv.url}", flush=True)
+
+    try:
+        asyncio.run(server.serve(ready))
+    except OSError as exc:
+        print(f"altcraft-sandbox: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # SIGINT before the handler was installed
+        pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated Airflow home, one sandbox per session, DAG-run helpers.
+
+The Airflow environment is fixed here, before anything imports Airflow, so the tests never
+touch a user's own AIRFLOW_HOME or metadata database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_PATH = REPO / "airflow_provider_altcraft" / "sandbox" / "seed_example.json"
+#: Long enough for Airflow's secrets masker (it skips secrets under 5 characters).
+TOKEN = "test-token-5f1c0d9e7b3a"
+#: Fast retries so fault-injection tests do not sleep for seconds.
+CONNECTION_EXTRA = {"backoff_base": 0.01, "backoff_max": 0.05, "retry_after_max": 2, "timeout": 5}
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="altcraft-test-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# dag.test() on Airflow 3 re-parses the dags folder, so test DAGs are files written there
+# (tests.dagrun.write_dag) beside copies of the examples.
+DAGS_DIR = _AIRFLOW_HOME / "dags"
+DAGS_DIR.mkdir()
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_DIR)
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.pop("AIRFLOW_CONN_ALTCRAFT_DEFAULT", None)
+
+from airflow_provider_altcraft.sandbox import SandboxHandle, run_sandbox  # noqa: E402
+
+
+def connection_json(url: str, token: str = TOKEN, **extra: object) -> str:
+    """An ``AIRFLOW_CONN_*`` value in Airflow's JSON form."""
+    return json.dumps(
+        {
+            "conn_type": "altcraft",
+            "host": url,
+            "password": token,
+            "extra": {**CONNECTION_EXTRA, **extra},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def sandbox_session() -> Iterator[SandboxHandle]:
+    """One sandbox subprocess for the whole run, seeded with the example seed."""
+    with run_sandbox(token=TOKEN, seed=SEED_PATH) as handle:
+        os.environ["AIRFLOW_CONN_ALTCRAFT_DEFAULT"] = connection_json(handle.url)
+        yield handle
+        os.environ.pop("AIRFLOW_CONN_ALTCRAFT_DEFAULT", None)
+
+
+@pytest.fixture
+def sandbox(sandbox_session: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    """The session's sandbox, back to the seed, with no faults and default options."""
+    sandbox_session.reset()
+    sandbox_session.clear_faults()
+    sandbox_session.configure(
+        duplicate_eid="accept",
+        app_error_http_status="200",
+        export_mode="ok",
+    )
+    sandbox_session.clear_requests()
+    monkeypatch.setenv("AIRFLOW_CONN_ALTCRAFT_DEFAULT", connection_json(sandbox_session.url))
+    return sandbox_session
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata DB in this run's private AIRFLOW_HOME, and the examples
+    copied into its dags folder."""
+    shutil.copytree(REPO / "dags_examples", DAGS_DIR, dirs_exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return _AIRFLOW_HOME

@@ -1,0 +1,116 @@
+"""Run a DAG for real (``dag.test()`` on the SQLite metadata DB) and read back what it left.
+
+Tests may branch on the Airflow version here (the package itself does so only in compat.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_altcraft.compat import AIRFLOW_V_3
+
+
+@dataclass
+class DagRunResult:
+    run_id: str
+    state: str
+    task_states: dict[tuple[str, int], str | None]
+    xcoms: dict[tuple[str, int, str], Any]
+    try_numbers: dict[tuple[str, int], int]
+
+    def state_of(self, task_id: str, map_index: int = -1) -> str | None:
+        return self.task_states[(task_id, map_index)]
+
+    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        return self.xcoms.get((task_id, map_index, key))
+
+
+def dags_dir() -> Path:
+    return Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+def write_dag(dag_id: str, source: str) -> Any:
+    """Write a DAG file into the test dags folder and return its DAG object.
+
+    ``source`` must define a DAG whose dag_id is ``dag_id``.
+    """
+    path = dags_dir() / f"{dag_id}.py"
+    path.write_text(textwrap.dedent(source))
+    return load_dag(path, dag_id)
+
+
+def load_dag(path: Path, dag_id: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if getattr(value, "dag_id", None) == dag_id and hasattr(value, "task_dict"):
+            return value
+    raise LookupError(f"{path} defines no DAG {dag_id!r}")
+
+
+def example_dag(dag_id: str) -> Any:
+    """An example DAG, from its copy in the test dags folder."""
+    for path in sorted(dags_dir().glob("*.py")):
+        if dag_id in path.read_text():
+            try:
+                return load_dag(path, dag_id)
+            except LookupError:
+                continue
+    raise LookupError(f"no example DAG {dag_id!r} in {dags_dir()}")
+
+
+def run_dag(
+    dag: Any, *, logical_date: datetime | None = None, conf: dict[str, Any] | None = None
+) -> DagRunResult:
+    """Run every task of one DagRun in this process, as ``airflow dags test`` does."""
+    logical_date = logical_date or datetime(2024, 9, 1, tzinfo=timezone.utc)
+    if AIRFLOW_V_3:
+        dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    else:
+        dag_run = dag.test(execution_date=logical_date, run_conf=conf)
+    return collect(dag.dag_id, dag_run.run_id)
+
+
+def collect(dag_id: str, run_id: str) -> DagRunResult:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        dag_run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=run_id).one()
+        tis = dag_run.get_task_instances(session=session)
+        task_states = {(ti.task_id, ti.map_index): _state(ti.state) for ti in tis}
+        try_numbers = {(ti.task_id, ti.map_index): ti.try_number for ti in tis}
+        return DagRunResult(
+            run_id=run_id,
+            state=_state(dag_run.state) or "",
+            task_states=task_states,
+            xcoms=_xcoms(session, dag_id, run_id),
+            try_numbers=try_numbers,
+        )
+
+
+def _state(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
+
+
+def _xcoms(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int, str], Any]:
+    if AIRFLOW_V_3:
+        from airflow.models.xcom import XComModel
+        from airflow.sdk.serde import deserialize
+
+        # Read as the task SDK does (serde): XComModel.deserialize_value would json-decode a
+        # pushed string such as "489.50" into a float.
+        rows = session.scalars(XComModel.get_many(run_id=run_id, dag_ids=dag_id)).all()
+        return {(r.task_id, r.map_index, r.key): deserialize(r.value) for r in rows}
+    from airflow.models.xcom import XCom
+
+    rows = XCom.get_many(run_id=run_id, dag_ids=dag_id, session=session).all()
+    return {(r.task_id, r.map_index, r.key): XCom.deserialize_value(r) for r in rows}

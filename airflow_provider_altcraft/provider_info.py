@@ -34,8 +34,19 @@ def provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Altcraft",
-                "python-modules": [f"{PACKAGE}.operators.loyalty"],
+                "python-modules": [
+                    f"{PACKAGE}.operators.loyalty",
+                    f"{PACKAGE}.operators.batch",
+                    f"{PACKAGE}.operators.export",
+                    f"{PACKAGE}.operators.reconcile",
+                ],
             }
+        ],
+        "sensors": [
+            {"integration-name": "Altcraft", "python-modules": [f"{PACKAGE}.sensors.altcraft"]}
+        ],
+        "triggers": [
+            {"integration-name": "Altcraft", "python-modules": [f"{PACKAGE}.triggers.altcraft"]}
         ],
         "connection-types": [
             {

@@ -6,6 +6,7 @@ touch a user's own AIRFLOW_HOME or metadata database.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ TOKEN = "test-token-5f1c0d9e7b3a"
 CONNECTION_EXTRA = {"backoff_base": 0.01, "backoff_max": 0.05, "retry_after_max": 2, "timeout": 5}
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="altcraft-test-airflow-"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"

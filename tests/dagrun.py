@@ -72,6 +72,11 @@ def run_dag(
 ) -> DagRunResult:
     """Run every task of one DagRun in this process, as ``airflow dags test`` does."""
     logical_date = logical_date or datetime(2024, 9, 1, tzinfo=timezone.utc)
+    if not AIRFLOW_V_3:
+        # Airflow 2's dag.test() deletes an earlier run of the same date; the delete cascades
+        # through dag_run_note, whose foreign key names the FAB user table, so SQLAlchemy
+        # needs the FAB models loaded (the webserver always has them).
+        import airflow.providers.fab.auth_manager.models  # noqa: F401
     if AIRFLOW_V_3:
         dag_run = dag.test(logical_date=logical_date, run_conf=conf)
     else:
@@ -112,5 +117,6 @@ def _xcoms(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int, str],
         return {(r.task_id, r.map_index, r.key): deserialize(r.value) for r in rows}
     from airflow.models.xcom import XCom
 
+    # Airflow 2 rows come back already deserialised (BaseXCom.init_on_load).
     rows = XCom.get_many(run_id=run_id, dag_ids=dag_id, session=session).all()
-    return {(r.task_id, r.map_index, r.key): XCom.deserialize_value(r) for r in rows}
+    return {(r.task_id, r.map_index, r.key): r.value for r in rows}

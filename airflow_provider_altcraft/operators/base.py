@@ -8,12 +8,13 @@ retry cannot fix it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_altcraft.compat import AirflowFailException, BaseOperator, XComArg
+from airflow_provider_altcraft.compat import AirflowFailException, BaseOperator, Context, XComArg
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import Matching
@@ -27,8 +28,23 @@ from airflow_provider_altcraft.validation import (
     parse_positive_int,
 )
 
-#: Arguments that let Altcraft find the profile (see :class:`Matching`).
-MATCHING_ARGUMENTS = ("matching", "email", "phone", "profile_id", "field_name", "field_value")
+if TYPE_CHECKING:
+    import jinja2
+
+#: Operator arguments that let Altcraft find the profile (see :class:`Matching`). The
+#: profile's e-mail is ``profile_email``, not the API's name ``email``: BaseOperator's ``email``
+#: is the alert address, which Airflow fills from ``default_args`` and sends failure e-mails to.
+MATCHING_ARGUMENTS = (
+    "matching",
+    "profile_email",
+    "phone",
+    "profile_id",
+    "field_name",
+    "field_value",
+)
+#: Where :class:`Matching` messages name the API's ``email`` as an argument (not "an email
+#: address", not the mode ``'email'``), so operator errors can name ``profile_email`` instead.
+_EMAIL_AS_ARGUMENT = re.compile(r"(?<=got )email\b|(?<=pass only )email\b")
 #: Namespace of the deterministic transaction eids (uuid5), fixed forever: changing it would
 #: make retries of tasks started before the change send their transactions again.
 TRANSACTION_EID_NAMESPACE = uuid.UUID("5b0f3c52-8a43-4a3c-9d51-6f1f0c6b2a11")
@@ -65,7 +81,7 @@ def is_dynamic(value: object) -> bool:
     if isinstance(value, XComArg):
         return True
     if isinstance(value, str):
-        return "{{" in value or "{%" in value
+        return any(marker in value for marker in ("{{", "{%", "{#"))
     if isinstance(value, Mapping):
         return any(is_dynamic(key) or is_dynamic(item) for key, item in value.items())
     if isinstance(value, (list, tuple, set)):
@@ -89,6 +105,20 @@ def matching_from(values: Mapping[str, Any]) -> Matching:
     )
 
 
+def matching_from_arguments(values: Mapping[str, Any]) -> Matching:
+    """:func:`matching_from` for operator arguments; errors name ``profile_email``."""
+    try:
+        return matching_from({**values, "email": values.get("profile_email")})
+    except AltcraftValidationError as exc:
+        if exc.parameter != "email" and not _EMAIL_AS_ARGUMENT.search(str(exc)):
+            raise
+        raise AltcraftValidationError(
+            "profile_email" if exc.parameter == "email" else exc.parameter,
+            _EMAIL_AS_ARGUMENT.sub("profile_email", exc.problem),
+            None if exc.accepted is None else _EMAIL_AS_ARGUMENT.sub("profile_email", exc.accepted),
+        ) from None
+
+
 def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:
     return currency_payload(values.get("points_currency_iid"), values.get("points_currency_eid"))
 
@@ -108,6 +138,22 @@ class AltcraftBaseOperator(BaseOperator):
         super().__init__(**kwargs)
         self.altcraft_conn_id = altcraft_conn_id
 
+    def render_template(
+        self,
+        content: Any,
+        context: Context,
+        jinja_env: jinja2.Environment | None = None,
+        seen_oids: set[int] | None = None,
+    ) -> Any:
+        """Render as Airflow does, but keep a string without Jinja markup as written.
+
+        With ``render_template_as_native_obj`` Airflow would literal_eval such a string too,
+        turning ``amount="25.00"`` into a float and ``phone="+15550000001"`` into an int.
+        """
+        if isinstance(content, str) and not is_dynamic(content):
+            return content
+        return super().render_template(content, context, jinja_env, seen_oids)
+
     @cached_property
     def hook(self) -> AltcraftHook:
         return AltcraftHook(altcraft_conn_id=self.altcraft_conn_id)
@@ -122,6 +168,11 @@ class AltcraftBaseOperator(BaseOperator):
 
     def check_arguments_at_parse_time(self) -> None:
         """Fail the DAG import on a static mistake; templated values wait for execute()."""
+        if getattr(self, "_BaseOperator__from_mapped", False):
+            # A mapped task being unmapped at run time (Airflow sets this private flag on both
+            # 2.11 and 3.x). An error raised here would be retried; execute() checks every
+            # rendered value and fails without retry.
+            return
         values = self._argument_values()
         if not any(is_dynamic(value) for value in values.values()):
             self.build(values)

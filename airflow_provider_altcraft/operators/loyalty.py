@@ -5,6 +5,11 @@ Exactly once: a redeem or accrue task always sends a ``transaction_eid`` (the on
 one derived from dag_id, task_id, run_id and map_index, identical for every retry of the task
 instance). A retried task, or one whose eid was given by the DAG author, first looks the eid up
 in the member's transactions and returns the transaction it finds instead of sending again.
+
+Matching arguments keep the API's names except one: the profile's e-mail is ``profile_email``.
+``email`` is BaseOperator's alert address; an operator argument of that name would take the
+``email`` of ``default_args`` as the customer, and send the task's failure e-mails to the
+customer.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from airflow_provider_altcraft.compat import AirflowSkipException, Context
+from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
+from airflow_provider_altcraft.exceptions import AltcraftApiError
 from airflow_provider_altcraft.hooks.altcraft import transaction_reference
 from airflow_provider_altcraft.models import Matching, PointsOperation, PointsRequest
 from airflow_provider_altcraft.operators.base import (
@@ -22,7 +28,7 @@ from airflow_provider_altcraft.operators.base import (
     AltcraftBaseOperator,
     check_currency,
     derive_transaction_eid,
-    matching_from,
+    matching_from_arguments,
 )
 from airflow_provider_altcraft.validation import (
     parse_datetime,
@@ -39,6 +45,9 @@ __all__ = [
     "AltcraftRemoveMemberOperator",
     "AltcraftRollbackTransactionOperator",
 ]
+
+#: Altcraft's error code for a transaction in the wrong state (already committed, expired ...).
+STATE_CONFLICT = 409
 
 _POINTS_ARGUMENTS = (
     "loyalty_program_id",
@@ -68,7 +77,7 @@ class _PointsOperator(AltcraftBaseOperator):
         loyalty_program_id: int | str,
         amount: Decimal | int | str,
         matching: str | None = None,
-        email: str | None = None,
+        profile_email: str | None = None,
         phone: str | None = None,
         profile_id: str | None = None,
         field_name: str | None = None,
@@ -88,7 +97,7 @@ class _PointsOperator(AltcraftBaseOperator):
         self.loyalty_program_id = loyalty_program_id
         self.amount = amount
         self.matching = matching
-        self.email = email
+        self.profile_email = profile_email
         self.phone = phone
         self.profile_id = profile_id
         self.field_name = field_name
@@ -112,7 +121,7 @@ class _PointsOperator(AltcraftBaseOperator):
             self.operation,
             loyalty_program_id=values["loyalty_program_id"],
             amount=values["amount"],
-            matching=matching_from(values),
+            matching=matching_from_arguments(values),
             points_currency_iid=values["points_currency_iid"],
             points_currency_eid=values["points_currency_eid"],
             promotion_id=values["promotion_id"],
@@ -165,10 +174,11 @@ class _PointsOperator(AltcraftBaseOperator):
 class AltcraftRedeemPointsOperator(_PointsOperator):
     """Redeem a member's points (``loyalty/redeeme_points``).
 
-    Every argument has the name of the API parameter and is templated. ``amount`` is a
+    Every argument has the name of the API parameter and is templated, except
+    ``profile_email``, sent as the API's ``email`` (see the module docstring). ``amount`` is a
     string, int or Decimal (a float is refused). ``created_at`` is an aware datetime or an
     RFC3339 string, sent as RFC3339 UTC. ``matching`` may be left out when exactly one of
-    ``email`` / ``phone`` / ``profile_id`` / ``field_name`` is given.
+    ``profile_email`` / ``phone`` / ``profile_id`` / ``field_name`` is given.
 
     Returns (XCom ``return_value``) the ``transaction_id``; also pushes ``transaction_eid``,
     ``balance_before`` and ``balance_after`` (strings) and ``already_existed``.
@@ -235,7 +245,13 @@ class _TransactionActionOperator(AltcraftBaseOperator):
         reference: dict[str, str] = self.build_for_execute()
         self.log.info("%s transaction %s", self.action.capitalize(), reference)
         method = getattr(self.hook, f"{self.action}_transaction")
-        result = method(**reference)
+        try:
+            result = method(**reference)
+        except AltcraftApiError as exc:
+            if exc.error_code == STATE_CONFLICT:
+                # Already committed / rolled back / expired ...: a retry cannot change that.
+                raise AirflowFailException(str(exc)) from None
+            raise
         self.log.info(
             "Transaction %s: active balance now %s", result.transaction_id, result.balance
         )
@@ -248,7 +264,8 @@ class AltcraftCommitTransactionOperator(_TransactionActionOperator):
     """Commit a temporary transaction, e.g. ``transaction_id=redeem.output``.
 
     Committing a transaction that is not temporary (already committed, rolled back, expired)
-    fails the task with Altcraft's error text: that is a real problem in the DAG's logic.
+    fails the task, without retries, with Altcraft's error text: in a DAG's own flow that means
+    something else settled the transaction first, or the hold expired before the commit.
     Returns the ``transaction_id``; pushes ``balance`` (the active balance, a string).
     """
 
@@ -259,7 +276,8 @@ class AltcraftRollbackTransactionOperator(_TransactionActionOperator):
     """Roll back a temporary transaction, typically with ``trigger_rule="one_failed"``.
 
     If the transaction reference renders empty (the redeem task failed before producing a
-    transaction id), there is nothing to roll back and the task is skipped.
+    transaction id), there is nothing to roll back and the task is skipped. Rolling back a
+    transaction that is no longer temporary fails without retries, as for the commit.
     """
 
     action = "rollback"
@@ -287,7 +305,7 @@ class _MemberOperator(AltcraftBaseOperator):
         *,
         loyalty_program_id: int | str,
         matching: str | None = None,
-        email: str | None = None,
+        profile_email: str | None = None,
         phone: str | None = None,
         profile_id: str | None = None,
         field_name: str | None = None,
@@ -297,7 +315,7 @@ class _MemberOperator(AltcraftBaseOperator):
         super().__init__(**kwargs)
         self.loyalty_program_id = loyalty_program_id
         self.matching = matching
-        self.email = email
+        self.profile_email = profile_email
         self.phone = phone
         self.profile_id = profile_id
         self.field_name = field_name
@@ -309,7 +327,7 @@ class _MemberOperator(AltcraftBaseOperator):
             "loyalty_program_id": parse_positive_int(
                 values["loyalty_program_id"], "loyalty_program_id"
             ),
-            "matching": matching_from(values),
+            "matching": matching_from_arguments(values),
         }
 
 

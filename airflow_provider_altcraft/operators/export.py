@@ -1,0 +1,347 @@
+"""``AltcraftExportTransactionsOperator``: export a period's points transactions to a CSV file.
+
+Three steps: start ``loyalty/transactions_export``, wait until ``tasks/status`` says the task
+has completed (in the triggerer when ``deferrable=True``, else by polling in the worker), then
+stream the file to a local path. Starting an export changes nothing in Altcraft, so a retried
+task simply starts a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from airflow_provider_altcraft.compat import AirflowException, Context
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, check_currency
+from airflow_provider_altcraft.triggers.altcraft import (
+    AltcraftExportTaskTrigger,
+    seconds_until_next_poll,
+    task_event,
+)
+from airflow_provider_altcraft.validation import (
+    parse_date,
+    parse_optional_str,
+    parse_positive_int,
+)
+
+__all__ = [
+    "AltcraftExportTransactionsOperator",
+    "ExportRequest",
+    "build_export_request",
+    "export_to_file",
+    "parse_period",
+    "resolve_period",
+]
+
+DEFAULT_POLL_INTERVAL = 5.0
+DEFAULT_TIMEOUT = 3600.0
+
+
+class TaskLog(Protocol):
+    """What the waits need of a logger (Airflow 3's task logger is not a logging.Logger)."""
+
+    def info(self, msg: Any, /, *args: Any) -> object: ...
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated export: program, currency, optional period (None = the data interval)."""
+
+    loyalty_program_id: int
+    currency: dict[str, Any]
+    date_from: date | None
+    date_to: date | None
+
+
+def parse_period(values: Mapping[str, Any]) -> tuple[date | None, date | None]:
+    """``date_from`` and ``date_to`` (inclusive), both or neither (= the data interval)."""
+    date_from, date_to = values.get("date_from"), values.get("date_to")
+    if (date_from is None) != (date_to is None):
+        raise AltcraftValidationError(
+            "date_from" if date_from is None else "date_to",
+            "is missing while the other end of the period is given",
+            "pass both date_from and date_to (inclusive dates), or neither to use the "
+            "run's data interval",
+        )
+    if date_from is None or date_to is None:
+        return None, None
+    start = parse_date(date_from, "date_from")
+    end = parse_date(date_to, "date_to")
+    if end < start:
+        raise AltcraftValidationError(
+            "date_to", f"{end} is before date_from {start}", "the period is inclusive"
+        )
+    return start, end
+
+
+def build_export_request(values: Mapping[str, Any]) -> ExportRequest:
+    """Check the export arguments; shared with the reconcile operator's own export."""
+    currency = check_currency(values)
+    if not currency:
+        raise AltcraftValidationError(
+            "points_currency_eid",
+            "is missing (and so is points_currency_iid)",
+            "an export covers one points currency: pass its eid (e.g. 'stars') or iid",
+        )
+    date_from, date_to = parse_period(values)
+    return ExportRequest(
+        loyalty_program_id=parse_positive_int(values["loyalty_program_id"], "loyalty_program_id"),
+        currency=currency,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+def resolve_period(
+    context: Context, date_from: date | None, date_to: date | None
+) -> tuple[date, date]:
+    """The inclusive UTC dates to cover: the given ones, else the run's data interval.
+
+    The interval's end is exclusive: the interval 2024-09-01 00:00 to 2024-09-02 00:00 covers
+    2024-09-01 only. An empty interval (Airflow 3's default cron and delta schedules, manual
+    runs) covers the last complete UTC day before its end: a run at 2024-09-02 00:00 covers
+    2024-09-01, the day that just ended.
+    """
+    if date_from is not None and date_to is not None:
+        return date_from, date_to
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if start is None or end is None:
+        raise AltcraftValidationError(
+            "date_from",
+            "is not given and this run has no data interval",
+            "pass date_from and date_to, or run the DAG on a schedule",
+        )
+    last = parse_date(end - timedelta(microseconds=1), "data_interval_end")
+    if end <= start:
+        return last, last
+    return parse_date(start, "data_interval_start"), last
+
+
+def wait_for_task(
+    hook: AltcraftHook,
+    task_id: str,
+    *,
+    poll_interval: float,
+    deadline: float,
+    log: TaskLog,
+) -> dict[str, Any]:
+    """Poll ``tasks/status`` in this process until the task ends or ``deadline`` passes.
+
+    Returns the same event payload as :class:`AltcraftExportTaskTrigger`.
+    """
+    while True:
+        status = hook.get_task_status(task_id)
+        if status.is_completed or status.is_failed:
+            return task_event(task_id, status)
+        if time.time() >= deadline:
+            return task_event(task_id, None, timed_out=True)
+        log.info("Altcraft task %s is %s (progress %s)", task_id, status.status, status.progress)
+        time.sleep(seconds_until_next_poll(poll_interval, deadline))
+
+
+def download_export(
+    hook: AltcraftHook, event: Mapping[str, Any], output_path: str, *, timeout: float
+) -> tuple[int, int]:
+    """Stream a finished export to ``output_path``; returns (rows, bytes).
+
+    Raises :class:`AirflowException` with a clear message for a failed, timed-out or
+    unreadable export, and when the file does not hold the rows Altcraft announced.
+    """
+    from airflow_provider_altcraft.export_csv import REQUIRED_COLUMNS, count_rows
+
+    task_id = event.get("task_id")
+    outcome = event.get("status")
+    if outcome == "failed":
+        raise AirflowException(f"Altcraft export task {task_id} failed: {event.get('message')}")
+    if outcome == "timeout":
+        raise AirflowException(
+            f"Altcraft export task {task_id} did not complete within the timeout of "
+            f"{timeout:g} s (it is still processing); raise `timeout` or check the export "
+            "in Altcraft"
+        )
+    if outcome != "completed":
+        raise AirflowException(
+            f"Waiting for Altcraft export task {task_id} failed: {event.get('message')}"
+        )
+    urls = list(event.get("urls") or [])
+    path = Path(output_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not urls:  # nothing to export: an empty file with the header, so readers still work
+        path.write_text(",".join(REQUIRED_COLUMNS) + "\r\n", encoding="utf-8")
+        size = path.stat().st_size
+    elif len(urls) == 1:
+        size = hook.download_file(urls[0], path)
+    else:
+        raise AirflowException(
+            f"Altcraft export task {task_id} produced {len(urls)} files; this operator "
+            "handles exports of one file"
+        )
+    rows = count_rows(path, required=REQUIRED_COLUMNS)
+    announced = event.get("total")
+    if announced is not None and int(announced) != rows:
+        raise AirflowException(
+            f"Altcraft export task {task_id}: the downloaded file has {rows} rows but Altcraft "
+            f"announced {announced}; the download is incomplete"
+        )
+    return rows, size
+
+
+def export_to_file(
+    hook: AltcraftHook,
+    request: ExportRequest,
+    period: tuple[date, date],
+    output_path: str,
+    *,
+    poll_interval: float,
+    timeout: float,
+    log: TaskLog,
+) -> dict[str, Any]:
+    """Start an export, wait for it here (no deferral) and download it; returns the summary."""
+    task_id = start_export(hook, request, period, log)
+    event = wait_for_task(
+        hook, task_id, poll_interval=poll_interval, deadline=time.time() + timeout, log=log
+    )
+    rows, size = download_export(hook, event, output_path, timeout=timeout)
+    return export_summary(output_path, rows, size, period, task_id)
+
+
+def start_export(
+    hook: AltcraftHook, request: ExportRequest, period: tuple[date, date], log: TaskLog
+) -> str:
+    task_id = hook.start_transactions_export(
+        loyalty_program_id=request.loyalty_program_id,
+        date_from=period[0],
+        date_to=period[1],
+        **request.currency,
+    )
+    log.info(
+        "Started Altcraft export task %s: program %s, %s, %s to %s",
+        task_id, request.loyalty_program_id, request.currency, period[0], period[1],
+    )  # fmt: skip
+    return task_id
+
+
+def export_summary(
+    path: str, rows: int, size: int, period: tuple[date, date], task_id: str
+) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "rows": rows,
+        "bytes": size,
+        "date_from": period[0].isoformat(),
+        "date_to": period[1].isoformat(),
+        "export_task_id": task_id,
+    }
+
+
+def check_wait_arguments(poll_interval: float, timeout: float) -> None:
+    for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise AltcraftValidationError(
+                name, f"{value!r} is not a positive number", "pass a number of seconds, e.g. 5"
+            )
+
+
+class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
+    """Export a period's points transactions of one program and currency to a local CSV.
+
+    :param loyalty_program_id: the loyalty program.
+    :param points_currency_eid: the currency's eid (or ``points_currency_iid``); required.
+    :param output_path: where to write the CSV (templated, e.g.
+        ``"/data/altcraft/{{ ds }}.csv"``); written complete or not at all.
+    :param date_from: first day (inclusive, UTC), with ``date_to`` the last day (inclusive).
+        Default: the run's data interval (see :func:`resolve_period`).
+    :param deferrable: wait in the triggerer (frees the worker slot) instead of polling.
+    :param poll_interval: seconds between two ``tasks/status`` calls.
+    :param timeout: seconds to wait for the export before failing the task.
+
+    Returns ``{"path", "rows", "bytes", "date_from", "date_to", "export_task_id"}``.
+    """
+
+    template_fields: Sequence[str] = (
+        "altcraft_conn_id",
+        "loyalty_program_id",
+        "points_currency_iid",
+        "points_currency_eid",
+        "date_from",
+        "date_to",
+        "output_path",
+    )
+
+    def __init__(
+        self,
+        *,
+        loyalty_program_id: int | str,
+        output_path: str,
+        points_currency_iid: int | str | None = None,
+        points_currency_eid: str | None = None,
+        date_from: date | str | None = None,
+        date_to: date | str | None = None,
+        deferrable: bool = False,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.loyalty_program_id = loyalty_program_id
+        self.output_path = output_path
+        self.points_currency_iid = points_currency_iid
+        self.points_currency_eid = points_currency_eid
+        self.date_from = date_from
+        self.date_to = date_to
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        check_wait_arguments(poll_interval, timeout)
+        self.check_arguments_at_parse_time()
+
+    def build(self, values: Mapping[str, Any]) -> ExportRequest:
+        if values["output_path"] is None:
+            raise AltcraftValidationError(
+                "output_path", "is missing", "pass the local path of the CSV to write"
+            )
+        parse_optional_str(values["output_path"], "output_path", max_length=4096)
+        return build_export_request(values)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        request: ExportRequest = self.build_for_execute()
+        period = resolve_period(context, request.date_from, request.date_to)
+        task_id = start_export(self.hook, request, period, self.log)
+        context["ti"].xcom_push(key="export_task_id", value=task_id)
+        deadline = time.time() + self.timeout
+        if self.deferrable:
+            self.defer(
+                trigger=AltcraftExportTaskTrigger(
+                    task_id,
+                    altcraft_conn_id=self.altcraft_conn_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                ),
+                method_name="execute_complete",
+            )
+        event = wait_for_task(
+            self.hook,
+            task_id,
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            log=self.log,
+        )
+        return self._finish(event, period)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: download the file, or fail with its reason."""
+        # The period is computed again: same arguments and data interval, same dates.
+        request: ExportRequest = self.build_for_execute()
+        return self._finish(event, resolve_period(context, request.date_from, request.date_to))
+
+    def _finish(self, event: Mapping[str, Any], period: tuple[date, date]) -> dict[str, Any]:
+        rows, size = download_export(self.hook, event, self.output_path, timeout=self.timeout)
+        self.log.info("Downloaded %d transactions (%d bytes) to %s", rows, size, self.output_path)
+        return export_summary(self.output_path, rows, size, period, str(event["task_id"]))

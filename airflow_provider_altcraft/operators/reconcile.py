@@ -1,0 +1,447 @@
+"""``AltcraftReconcileTransactionsOperator``: Altcraft's ledger against the warehouse's record.
+
+The Altcraft side is an export CSV (a file from the export operator, or an export this task
+runs itself); the warehouse side is a table or a query on any Airflow SQL connection
+(``common.sql``). Both are streamed into a scratch SQLite file and compared there
+(:mod:`airflow_provider_altcraft.reconciliation`), so memory stays bounded for millions of
+rows. The differences go to a CSV report and, optionally, to a warehouse table.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from airflow_provider_altcraft.compat import AirflowFailException, BaseHook, Context
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
+from airflow_provider_altcraft.operators.export import (
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    ExportRequest,
+    build_export_request,
+    check_wait_arguments,
+    export_to_file,
+    parse_period,
+    resolve_period,
+)
+from airflow_provider_altcraft.reconciliation import (
+    DIFFERENCE_CLASSES,
+    REPORT_COLUMNS,
+    Reconciler,
+    TransactionRow,
+    iter_export_rows,
+)
+from airflow_provider_altcraft.validation import parse_optional_str
+
+if TYPE_CHECKING:
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+__all__ = ["AltcraftReconcileTransactionsOperator", "WarehouseColumns"]
+
+OnDifference = Literal["fail", "warn"]
+#: A plain or schema-qualified SQL name; anything else is refused (names are interpolated).
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+#: Rows fetched from the warehouse per round trip.
+FETCH_ROWS = 10_000
+#: Columns of the optional report table: the period, then the CSV report's columns.
+REPORT_TABLE_PERIOD = ("period_from", "period_to")
+
+
+def _is_identifier(value: object) -> bool:
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class WarehouseColumns:
+    """Which warehouse column holds each field (None: the warehouse does not record it).
+
+    ``transaction_type`` None means signed amounts (negative = redeem). ``status`` None skips
+    the state comparison. ``created_at`` is only used to select the period in ``table`` mode.
+    At least one of ``transaction_eid`` / ``transaction_id`` is needed to match.
+    """
+
+    transaction_eid: str | None = "transaction_eid"
+    transaction_id: str | None = "transaction_id"
+    amount: str = "amount"
+    transaction_type: str | None = "transaction_type"
+    status: str | None = "status"
+    created_at: str | None = "created_at"
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, str | None] | None) -> WarehouseColumns:
+        known = [f.name for f in fields(cls)]
+        accepted = f"map some of {', '.join(known)} to column names (or None)"
+        mapping = dict(mapping or {})
+        unknown = sorted(set(mapping) - set(known))
+        if unknown:
+            raise AltcraftValidationError("columns", f"unknown field {unknown[0]!r}", accepted)
+        for name, column in mapping.items():
+            if column is not None and not _is_identifier(column):
+                raise AltcraftValidationError(
+                    "columns", f"{name!r} maps to {column!r}, not a plain column name", accepted
+                )
+        if mapping.get("amount", "amount") is None:
+            raise AltcraftValidationError("columns", "'amount' is None", "the amount is compared")
+        columns = cls(**mapping)  # type: ignore[arg-type]
+        if columns.transaction_eid is None and columns.transaction_id is None:
+            raise AltcraftValidationError(
+                "columns",
+                "maps neither transaction_eid nor transaction_id",
+                "the transactions are matched on one of them",
+            )
+        return columns
+
+    def selected(self) -> dict[str, str]:
+        """Field → column of the fields read from the warehouse (created_at included)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass(frozen=True)
+class ReconcileArguments:
+    warehouse_conn_id: str
+    table: str | None
+    sql: str | None
+    parameters: Any
+    report_path: str
+    report_table: str | None
+    export_path: str | None
+    export: ExportRequest | None
+    date_from: date | None
+    date_to: date | None
+
+
+@contextmanager
+def _warehouse_cursor(hook: DbApiHook) -> Iterator[Any]:
+    """A cursor that streams: a server-side (named) one where the driver has them."""
+    connection = hook.get_conn()
+    try:
+        try:
+            # psycopg2/psycopg: without a name the whole result is fetched at execute().
+            cursor = connection.cursor(name="altcraft_reconcile")
+            cursor.itersize = FETCH_ROWS
+        except TypeError:  # DB-API drivers without server-side cursors (sqlite3 streams anyway)
+            cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def _iter_warehouse(
+    hook: DbApiHook, sql: str, parameters: Any, columns: WarehouseColumns
+) -> Iterator[TransactionRow]:
+    with _warehouse_cursor(hook) as cursor:
+        cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
+        batch = cursor.fetchmany(FETCH_ROWS)
+        # A named cursor describes its result only after the first fetch.
+        names = [str(d[0]).lower() for d in cursor.description or ()]
+        wanted = columns.selected()
+        missing = [f"{f} (column {c!r})" for f, c in wanted.items() if c.lower() not in names]
+        if missing:
+            raise AltcraftValidationError(
+                "columns" if sql else "table",
+                f"the warehouse result has no {', '.join(missing)}; it has {', '.join(names)}",
+                "name the columns with `columns`, or alias them in `sql`",
+            )
+        position = {field: names.index(column.lower()) for field, column in wanted.items()}
+
+        def value(row: Sequence[Any], field: str) -> Any:
+            return row[position[field]] if field in position else None
+
+        while batch:
+            for row in batch:
+                created_at = value(row, "created_at")
+                yield TransactionRow(
+                    transaction_id=value(row, "transaction_id"),
+                    transaction_eid=value(row, "transaction_eid"),
+                    amount=value(row, "amount"),
+                    transaction_type=value(row, "transaction_type"),
+                    state=value(row, "status"),
+                    created_at=None if created_at is None else str(created_at),
+                )
+            batch = cursor.fetchmany(FETCH_ROWS)
+
+
+class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
+    """Reconcile a period's Altcraft transactions with the warehouse's record of them.
+
+    :param warehouse_conn_id: any Airflow SQL connection (SQLite, PostgreSQL, ...).
+    :param table: the warehouse table; the period is selected on its ``created_at`` column
+        (``>= 'date_from'`` and ``< 'day after date_to'``, compared as UTC dates). Or:
+    :param sql: a query returning the period's transactions (templated; ``parameters`` are
+        passed to the driver). Exactly one of ``table`` / ``sql``.
+    :param columns: field → warehouse column, see :class:`WarehouseColumns`.
+    :param export_path: an export CSV (e.g. ``export.output["path"]``); without it the task
+        runs an export itself (then ``loyalty_program_id`` and the currency are required).
+    :param date_from: with ``date_to``, the inclusive UTC days; default: the data interval.
+    :param report_path: where to write the report CSV (templated).
+    :param report_table: also store the report in this warehouse table (created if missing;
+        the period's earlier rows are replaced, so a re-run does not duplicate them).
+    :param on_difference: ``"fail"`` (default) fails the task, without retry, when there is
+        any difference (after writing the report); ``"warn"`` logs a warning and succeeds.
+    :param type_aliases: warehouse type value → Altcraft type (added to the defaults).
+    :param state_aliases: state value → canonical state (added to the defaults).
+
+    Returns the counts: ``missing_in_altcraft``, ``missing_in_warehouse``, ``amount_differs``,
+    ``type_differs``, ``state_differs``, ``differences`` (their sum), ``altcraft_rows``,
+    ``warehouse_rows``, ``matched``, plus ``date_from``, ``date_to`` and ``report_path``.
+    """
+
+    template_fields: Sequence[str] = (
+        "altcraft_conn_id",
+        "warehouse_conn_id",
+        "table",
+        "sql",
+        "parameters",
+        "export_path",
+        "loyalty_program_id",
+        "points_currency_iid",
+        "points_currency_eid",
+        "date_from",
+        "date_to",
+        "report_path",
+        "report_table",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
+
+    def __init__(
+        self,
+        *,
+        warehouse_conn_id: str,
+        report_path: str,
+        table: str | None = None,
+        sql: str | None = None,
+        parameters: Any = None,
+        columns: Mapping[str, str | None] | None = None,
+        export_path: str | None = None,
+        loyalty_program_id: int | str | None = None,
+        points_currency_iid: int | str | None = None,
+        points_currency_eid: str | None = None,
+        date_from: date | str | None = None,
+        date_to: date | str | None = None,
+        report_table: str | None = None,
+        on_difference: OnDifference = "fail",
+        type_aliases: Mapping[str, str] | None = None,
+        state_aliases: Mapping[str, str] | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.warehouse_conn_id = warehouse_conn_id
+        self.report_path = report_path
+        self.table = table
+        self.sql = sql
+        self.parameters = parameters
+        self.export_path = export_path
+        self.loyalty_program_id = loyalty_program_id
+        self.points_currency_iid = points_currency_iid
+        self.points_currency_eid = points_currency_eid
+        self.date_from = date_from
+        self.date_to = date_to
+        self.report_table = report_table
+        self.columns = WarehouseColumns.from_mapping(columns)
+        if on_difference not in ("fail", "warn"):
+            raise AltcraftValidationError(
+                "on_difference", f"{on_difference!r} is not a policy", "pass 'fail' or 'warn'"
+            )
+        self.on_difference = on_difference
+        self.type_aliases = dict(type_aliases or {})
+        self.state_aliases = dict(state_aliases or {})
+        check_wait_arguments(poll_interval, timeout)
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.check_arguments_at_parse_time()
+
+    def _argument_values(self) -> dict[str, Any]:
+        values = super()._argument_values()
+        if values.get("loyalty_program_id") is None:
+            # Optional here (an export file may be given), unlike the shared check's view.
+            values.pop("loyalty_program_id", None)
+        return values
+
+    def build(self, values: Mapping[str, Any]) -> ReconcileArguments:
+        for name in ("warehouse_conn_id", "report_path"):
+            if values[name] is None:
+                raise AltcraftValidationError(name, "is missing", "pass a non-empty string")
+            parse_optional_str(values[name], name, max_length=4096)
+        table, sql = values["table"], values["sql"]
+        if (table is None) == (sql is None):
+            raise AltcraftValidationError(
+                "table",
+                "and sql are both given" if table is not None else "and sql are both missing",
+                "pass either the warehouse table or a query (sql)",
+            )
+        for name in ("table", "report_table"):
+            if values[name] is not None and not _is_identifier(values[name]):
+                raise AltcraftValidationError(
+                    name, f"{values[name]!r} is not a table name", "pass e.g. 'schema.table'"
+                )
+        if table is not None and self.columns.created_at is None:
+            raise AltcraftValidationError(
+                "columns",
+                "maps no created_at column",
+                "table mode selects the period on it; map it, or pass `sql` instead",
+            )
+        export_path = values["export_path"]
+        export = None
+        if export_path is None:
+            if values.get("loyalty_program_id") is None:
+                raise AltcraftValidationError(
+                    "export_path",
+                    "is missing and so is loyalty_program_id",
+                    "pass an export file, or the program and currency to export",
+                )
+            export = build_export_request(values)
+        else:
+            parse_optional_str(export_path, "export_path", max_length=4096)
+        date_from, date_to = parse_period(values)
+        return ReconcileArguments(
+            warehouse_conn_id=values["warehouse_conn_id"],
+            table=table,
+            sql=sql,
+            parameters=values["parameters"],
+            report_path=values["report_path"],
+            report_table=values["report_table"],
+            export_path=export_path,
+            export=export,
+            date_from=date_from,
+            date_to=date_to,
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        args: ReconcileArguments = self.build_for_execute()
+        period = resolve_period(context, args.date_from, args.date_to)
+        hook = self._warehouse_hook(args.warehouse_conn_id)
+        sql, parameters = self._warehouse_query(args, hook, period)
+        report = Path(args.report_path)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="altcraft-reconcile-") as work:
+            export_path = args.export_path
+            if export_path is None:
+                assert args.export is not None
+                export_path = export_to_file(
+                    self.hook,
+                    args.export,
+                    period,
+                    str(Path(work) / "export.csv"),
+                    poll_interval=self.poll_interval,
+                    timeout=self.timeout,
+                    log=self.log,
+                )["path"]
+            with Reconciler(
+                Path(work) / "reconcile.sqlite",
+                type_aliases=self.type_aliases,
+                state_aliases=self.state_aliases,
+                signed_amounts=self.columns.transaction_type is None,
+                compare_state=self.columns.status is not None,
+            ) as reconciler:
+                reconciler.add_altcraft(iter_export_rows(export_path, period))
+                reconciler.add_warehouse(_iter_warehouse(hook, sql, parameters, self.columns))
+                counts: dict[str, Any] = reconciler.match()
+                by_class = self._write_report(report, REPORT_COLUMNS, reconciler.differences())
+        counts.update(by_class)
+        counts["differences"] = sum(by_class.values())
+        counts.update(
+            date_from=period[0].isoformat(), date_to=period[1].isoformat(), report_path=str(report)
+        )
+        if args.report_table:
+            self._store_report(hook, args.report_table, report, period)
+        return self._apply_policy(counts, context)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _warehouse_hook(conn_id: str) -> DbApiHook:
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+        hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
+        if not isinstance(hook, DbApiHook):
+            raise AirflowFailException(
+                f"Invalid argument: warehouse_conn_id: connection {conn_id!r} is not an SQL "
+                f"connection ({type(hook).__name__}); use a common.sql one (SQLite, Postgres...)"
+            )
+        return hook
+
+    def _warehouse_query(
+        self, args: ReconcileArguments, hook: DbApiHook, period: tuple[date, date]
+    ) -> tuple[str, Any]:
+        if args.sql is not None:
+            return args.sql, args.parameters
+        names = self.columns.selected()
+        placeholder = hook.placeholder
+        created_at = names["created_at"]
+        sql = (
+            f"SELECT {', '.join(dict.fromkeys(names.values()))} FROM {args.table} "
+            f"WHERE {created_at} >= {placeholder} AND {created_at} < {placeholder}"
+        )
+        # Dates as 'YYYY-MM-DD' strings: they compare right with an ISO-text column (SQLite)
+        # and are cast to the column's type by PostgreSQL.
+        return sql, (period[0].isoformat(), (period[1] + timedelta(days=1)).isoformat())
+
+    def _write_report(
+        self, path: Path, header: Sequence[str], rows: Iterator[tuple[str | None, ...]]
+    ) -> dict[str, int]:
+        by_class = dict.fromkeys(DIFFERENCE_CLASSES, 0)
+        partial = path.with_name(path.name + ".part")
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows:
+                by_class[str(row[0])] += 1
+                writer.writerow(["" if value is None else value for value in row])
+        partial.replace(path)
+        return by_class
+
+    def _store_report(
+        self, hook: DbApiHook, table: str, report: Path, period: tuple[date, date]
+    ) -> None:
+        columns = (*REPORT_TABLE_PERIOD, *REPORT_COLUMNS)
+        bounds = (period[0].isoformat(), period[1].isoformat())
+        hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} TEXT' for c in columns)})")
+        ph = hook.placeholder
+        hook.run(
+            f"DELETE FROM {table} WHERE period_from = {ph} AND period_to = {ph}", parameters=bounds
+        )
+
+        def rows() -> Iterator[tuple[str | None, ...]]:
+            with open(report, encoding="utf-8", newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                for row in reader:
+                    yield (*bounds, *(value or None for value in row))
+
+        hook.insert_rows(table, rows(), target_fields=list(columns), commit_every=5000)
+        self.log.info("Report stored in warehouse table %s", table)
+
+    def _apply_policy(self, counts: dict[str, Any], context: Context) -> dict[str, Any]:
+        summary = ", ".join(f"{name} {counts[name]}" for name in DIFFERENCE_CLASSES if counts[name])
+        self.log.info(
+            "Reconciled %s to %s: %d Altcraft rows, %d warehouse rows, %d matched; "
+            "differences: %s; report at %s",
+            counts["date_from"], counts["date_to"], counts["altcraft_rows"],
+            counts["warehouse_rows"], counts["matched"], summary or "none", counts["report_path"],
+        )  # fmt: skip
+        if not counts["differences"]:
+            return counts
+        message = (
+            f"{counts['differences']} differences between Altcraft and the warehouse for "
+            f"{counts['date_from']} to {counts['date_to']} ({summary}); see {counts['report_path']}"
+        )
+        if self.on_difference == "warn":
+            self.log.warning(message)
+            return counts
+        # The counts stay readable downstream (e.g. by a notification task) after the failure.
+        context["ti"].xcom_push(key="counts", value=counts)
+        raise AirflowFailException(message)

@@ -1,0 +1,85 @@
+"""The export-task sensor in real DAG runs: it waits for an export started outside the DAG."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from tests.dagrun import run_dag, write_dag
+from tests.export.ledger import add_transaction
+from tests.export.test_export import run_output
+
+SENSOR_DAG = """
+from datetime import datetime, timezone
+from airflow import DAG
+from airflow_provider_altcraft.sensors.altcraft import AltcraftExportTaskSensor
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timezone.utc)) as dag:
+    AltcraftExportTaskSensor(
+        task_id="wait",
+        export_task_id={export_task_id!r},
+        deferrable={deferrable!r},
+        poke_interval=0.1,
+        timeout=10,
+        retries=0,
+    )
+"""
+
+
+def _start_export() -> str:
+    return AltcraftHook().start_transactions_export(
+        loyalty_program_id=1,
+        points_currency_eid="stars",
+        date_from=date(2024, 9, 1),
+        date_to=date(2024, 9, 1),
+    )
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "poke"])
+def test_sensor_succeeds_with_the_file_urls(
+    airflow_db: Path, sandbox: Any, deferrable: bool
+) -> None:
+    add_transaction("accrue", "5.00", "2024-09-01T10:00:00Z")
+    export_task_id = _start_export()
+    dag = write_dag(
+        f"sensor_ok_{deferrable}",
+        SENSOR_DAG.format(
+            dag_id=f"sensor_ok_{deferrable}", export_task_id=export_task_id, deferrable=deferrable
+        ),
+    )
+
+    result = run_dag(dag)
+
+    assert result.state == "success"
+    assert result.xcom("wait") == {
+        "status": "completed",
+        "task_id": export_task_id,
+        "urls": [f"/api/download/{export_task_id}/transactions.csv"],
+        "total": 1,
+    }
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "poke"])
+def test_sensor_fails_when_the_export_fails(
+    airflow_db: Path,
+    sandbox: Any,
+    deferrable: bool,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    sandbox.configure(export_mode="fail", export_delay_sec=0.1)
+    export_task_id = _start_export()
+    dag_id = f"sensor_fail_{deferrable}"
+    dag = write_dag(
+        dag_id,
+        SENSOR_DAG.format(dag_id=dag_id, export_task_id=export_task_id, deferrable=deferrable),
+    )
+
+    result = run_dag(dag)
+
+    assert result.state_of("wait") == "failed"
+    assert f"Altcraft task {export_task_id} failed: Export failed" in run_output(capfd, caplog)

@@ -1,0 +1,78 @@
+"""Accrue (with activation and expiration), balance, register and remove, in a DAG run."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from airflow_provider_altcraft.sandbox import SandboxHandle
+from tests.dagrun import write_dag
+from tests.operators.conftest import BOB_STARS, api_transactions, run, stars
+
+DAG_SOURCE = """
+    # An Airflow DAG: accrual and member operations.
+    import pendulum
+    from airflow import DAG
+
+    from airflow_provider_altcraft.operators.loyalty import (
+        AltcraftAccruePointsOperator,
+        AltcraftGetBalanceOperator,
+        AltcraftRegisterMemberOperator,
+        AltcraftRemoveMemberOperator,
+    )
+
+    with DAG(
+        "member_and_accrual",
+        schedule=None,
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    ) as dag:
+        future = AltcraftAccruePointsOperator(
+            task_id="future",
+            loyalty_program_id=1,
+            profile_id="p-2",
+            amount="30.00",
+            activation_date="2030-01-01T00:00:00Z",
+            expiration_date="{{ '2031-01-01T00:00:00+03:00' }}",
+        )
+        now = AltcraftAccruePointsOperator(
+            task_id="now", loyalty_program_id=1, phone="+15550000002", amount="4.50",
+            expiration_date="2030-06-30T00:00:00Z",
+        )
+        balance = AltcraftGetBalanceOperator(
+            task_id="balance", loyalty_program_id=1, profile_email="bob@example.com",
+            points_currency_eid="stars",
+        )
+        [future, now] >> balance
+
+        AltcraftRegisterMemberOperator(
+            task_id="register", loyalty_program_id=1, profile_email="dee@example.com",
+            registration_date="{{ data_interval_start }}",
+        )
+        AltcraftRemoveMemberOperator(task_id="remove", loyalty_program_id=1, profile_id="p-3")
+"""
+
+
+def test_accrual_balance_and_membership(altcraft: SandboxHandle) -> None:
+    result = run(write_dag("member_and_accrual", DAG_SOURCE))
+
+    assert result.state == "success"
+    accruals = {t["amount"]: t for t in api_transactions(altcraft, profile_id="p-2")}
+    future, now = accruals.pop("30.00"), accruals.pop("4.50")
+    assert accruals == {}
+    assert future["transaction_id"] == result.xcom("future")
+    assert future["transaction_type"] == now["transaction_type"] == "accrual"
+    assert future["activation_date"] == "2030-01-01T00:00:00Z"
+    assert future["expiration_date"] == "2030-12-31T21:00:00Z"  # sent as UTC
+    assert now["transaction_id"] == result.xcom("now")
+    assert now["activation_date"] is None
+    assert now["expiration_date"] == "2030-06-30T00:00:00Z"
+    # Points not active yet count in the total only.
+    account = stars(altcraft, "p-2")
+    assert account["total_balance"] == BOB_STARS + Decimal("34.50")
+    assert account["active_balance"] == BOB_STARS + Decimal("4.50")
+    assert result.xcom("balance") == {"total_balance": "155.00", "active_balance": "125.00"}
+
+    members = {m["profile_id"]: m for m in altcraft.ledger()["members"] if m["program_id"] == 1}
+    assert result.xcom("register") == "p-4"
+    assert members["p-4"]["registration_date"] == "2024-09-01T06:30:15Z"
+    assert result.xcom("remove") == "p-3"
+    assert "p-3" not in members

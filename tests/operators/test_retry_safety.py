@@ -1,0 +1,116 @@
+"""Exactly once under lost answers and Airflow retries: the sandbox applies a redemption and
+drops the connection before answering, and the task must end with one transaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_altcraft.sandbox import SandboxHandle
+from tests.conftest import connection_json
+from tests.dagrun import write_dag
+from tests.operators.conftest import api_methods, api_transactions, run
+
+#: Attempts per safe request with the connection below: the first one and one retry.
+ATTEMPTS_PER_LOOKUP = 2
+LOOKUP = "loyalty/account/transactions"
+
+DAG_SOURCE = """
+    # An Airflow DAG: one money-moving task that Airflow retries at once.
+    from datetime import timedelta
+
+    import pendulum
+    from airflow import DAG
+
+    from airflow_provider_altcraft.operators.loyalty import {operator}
+
+    with DAG(
+        "{dag_id}",
+        schedule=None,
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        default_args={{"retries": 1, "retry_delay": timedelta(0)}},
+    ) as dag:
+        {operator}(
+            task_id="points", loyalty_program_id=1, profile_email="ann@example.com",
+            amount="40.00",
+        )
+"""
+
+OPERATIONS = {
+    "redeem": ("AltcraftRedeemPointsOperator", "loyalty/redeeme_points"),
+    "accrue": ("AltcraftAccruePointsOperator", "loyalty/accrue_points"),
+}
+
+
+@pytest.fixture
+def one_safe_retry(altcraft: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    """A connection that retries a safe request once, so the fault counts below are exact."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ALTCRAFT_DEFAULT", connection_json(altcraft.url, max_retries=1)
+    )
+    return altcraft
+
+
+def points_dag(operation: str) -> object:
+    operator, _ = OPERATIONS[operation]
+    dag_id = f"retry_safety_{operation}"
+    return write_dag(dag_id, DAG_SOURCE.format(dag_id=dag_id, operator=operator))
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_applied_but_unanswered_is_found_by_the_next_airflow_try(
+    one_safe_retry: SandboxHandle, operation: str
+) -> None:
+    sandbox = one_safe_retry
+    _, method = OPERATIONS[operation]
+    sandbox.set_faults(
+        [
+            # The request is applied, the answer lost ...
+            {"kind": "drop_after", "methods": [method], "max_count": 1},
+            # ... and every attempt of the first try's lookup fails, so that try fails.
+            {"kind": "drop_before", "methods": [LOOKUP], "max_count": ATTEMPTS_PER_LOOKUP},
+        ]
+    )
+
+    result = run(points_dag(operation))
+
+    assert result.state == "success"
+    assert result.try_numbers[("points", -1)] == 2
+    (transaction,) = api_transactions(sandbox)
+    assert transaction["amount"] == "40.00"
+    assert transaction["profile_id"] == "p-1"
+    assert result.xcom("points") == transaction["transaction_id"]
+    assert result.xcom("points", "transaction_eid") == transaction["transaction_eid"]
+    assert result.xcom("points", "already_existed") is True
+    # Sent once, in try 1; try 2 only looked it up.
+    methods = api_methods(sandbox)
+    assert methods.count(method) == 1
+    assert methods == [method, *[LOOKUP] * ATTEMPTS_PER_LOOKUP, LOOKUP]
+
+
+def test_applied_but_unanswered_is_found_within_the_same_try(altcraft: SandboxHandle) -> None:
+    method = "loyalty/redeeme_points"
+    altcraft.set_faults([{"kind": "drop_after", "methods": [method], "max_count": 1}])
+
+    result = run(points_dag("redeem"))
+
+    assert result.state == "success"
+    assert result.try_numbers[("points", -1)] == 1
+    (transaction,) = api_transactions(altcraft)
+    assert result.xcom("points") == transaction["transaction_id"]
+    assert result.xcom("points", "already_existed") is True
+    assert api_methods(altcraft) == [method, LOOKUP]
+
+
+def test_lost_before_arrival_is_sent_again_once(altcraft: SandboxHandle) -> None:
+    # The connection drops before the request is applied: the lookup finds nothing, so the
+    # same request (same eid) is sent again, and applied once.
+    method = "loyalty/redeeme_points"
+    altcraft.set_faults([{"kind": "drop_before", "methods": [method], "max_count": 1}])
+
+    result = run(points_dag("redeem"))
+
+    assert result.state == "success"
+    (transaction,) = api_transactions(altcraft)
+    assert result.xcom("points") == transaction["transaction_id"]
+    assert result.xcom("points", "already_existed") is False
+    assert api_methods(altcraft) == [method, LOOKUP, method]

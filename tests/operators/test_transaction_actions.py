@@ -1,0 +1,107 @@
+"""Commit, rollback and cancel: what happens on a transaction in the wrong state, and with an
+empty reference; cancel reverses a permanent transaction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from airflow_provider_altcraft.sandbox import SandboxHandle
+from tests.dagrun import write_dag
+from tests.operators.conftest import ANN_STARS, BOB_STARS, api_methods, api_transactions, run, stars
+from tests.operators.dag_support import read_failures
+
+DAG_SOURCE = """
+    # An Airflow DAG: transaction actions on the right and the wrong state.
+    from datetime import timedelta
+
+    import pendulum
+    from airflow import DAG
+
+    from airflow_provider_altcraft.operators.loyalty import (
+        AltcraftCancelTransactionOperator,
+        AltcraftCommitTransactionOperator,
+        AltcraftRedeemPointsOperator,
+        AltcraftRollbackTransactionOperator,
+    )
+    from tests.operators.dag_support import record_failure
+
+    with DAG(
+        "transaction_actions",
+        schedule=None,
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        # Retries are allowed: a state conflict must fail without using them.
+        default_args={
+            "retries": 2,
+            "retry_delay": timedelta(0),
+            "on_failure_callback": record_failure,
+        },
+    ) as dag:
+        hold = AltcraftRedeemPointsOperator(
+            task_id="hold", loyalty_program_id=1, profile_id="p-1", amount="10.00", is_temp=True
+        )
+        commit = AltcraftCommitTransactionOperator(task_id="commit", transaction_id=hold.output)
+        commit_again = AltcraftCommitTransactionOperator(
+            task_id="commit_again", transaction_id=hold.output
+        )
+        commit >> commit_again
+
+        released = AltcraftRedeemPointsOperator(
+            task_id="released", loyalty_program_id=1, profile_id="p-1", amount="1.00",
+            is_temp=True, transaction_eid="released-1",
+        )
+        rollback = AltcraftRollbackTransactionOperator(
+            task_id="rollback", transaction_eid="released-1"
+        )
+        rollback_again = AltcraftRollbackTransactionOperator(
+            task_id="rollback_again", transaction_id=released.output
+        )
+        released >> rollback >> rollback_again
+
+        too_much = AltcraftRedeemPointsOperator(
+            task_id="too_much", loyalty_program_id=1, profile_id="p-2", amount="1000.00",
+            retries=0,
+        )
+        AltcraftRollbackTransactionOperator(
+            task_id="nothing_to_roll_back", transaction_id=too_much.output,
+            trigger_rule="one_failed",
+        )
+
+        spent = AltcraftRedeemPointsOperator(
+            task_id="spent", loyalty_program_id=1, profile_id="p-2", amount="20.50"
+        )
+        AltcraftCancelTransactionOperator(task_id="cancel", transaction_id=spent.output)
+"""
+
+
+def test_transaction_actions(altcraft: SandboxHandle) -> None:
+    result = run(write_dag("transaction_actions", DAG_SOURCE))
+    failures = read_failures("transaction_actions")
+
+    # Committing twice: the first commit holds, the second fails clearly and is not retried.
+    (hold,) = api_transactions(altcraft, amount="10.00")
+    assert hold["status"] == "committed"
+    assert result.state_of("commit") == "success"
+    assert result.state_of("commit_again") == "failed"
+    assert result.try_numbers[("commit_again", -1)] == 1
+    assert failures[("commit_again", -1)]["type"] == "AirflowFailException"
+    assert "Transaction is already committed" in failures[("commit_again", -1)]["message"]
+    # Rolling back by eid, then again by id: the same, with "already rolled back".
+    (released,) = api_transactions(altcraft, transaction_eid="released-1")
+    assert released["status"] == "rolled_back"
+    assert result.xcom("rollback") == released["transaction_id"]
+    assert result.state_of("rollback_again") == "failed"
+    assert result.try_numbers[("rollback_again", -1)] == 1
+    assert "Transaction is already rolled back" in failures[("rollback_again", -1)]["message"]
+    assert stars(altcraft, "p-1")["total_balance"] == ANN_STARS - Decimal("10.00")
+    assert stars(altcraft, "p-1")["held_balance"] == 0
+    # The redeem failed, so the rollback has an empty reference: skipped, nothing sent.
+    assert result.state_of("too_much") == "failed"
+    assert "Insufficient points" in failures[("too_much", -1)]["message"]
+    assert result.state_of("nothing_to_roll_back") == "skipped"
+    assert api_methods(altcraft).count("loyalty/rollback_transaction") == 2
+    # Cancel reverses a permanent redemption.
+    (spent,) = api_transactions(altcraft, profile_id="p-2")
+    assert spent["status"] == "cancelled"
+    assert result.xcom("cancel") == spent["transaction_id"]
+    assert result.xcom("cancel", "balance") == str(BOB_STARS)
+    assert stars(altcraft, "p-2")["total_balance"] == BOB_STARS

@@ -1,0 +1,244 @@
+"""The reconcile operator in real DAG runs: sandbox ledger against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_altcraft.reconciliation import DIFFERENCE_CLASSES, REPORT_COLUMNS
+from tests.dagrun import run_dag, write_dag
+from tests.export.ledger import run_covering
+from tests.export.test_export import run_output
+from tests.reconcile.conftest import (
+    Scenario,
+    create_postgres_warehouse,
+    create_sqlite_warehouse,
+    require_postgres,
+    unique_table,
+)
+
+SEPT_1 = run_covering("2024-09-01")
+
+RECONCILE_DAG = """
+from datetime import datetime, timezone
+from airflow import DAG
+from airflow_provider_altcraft.operators.export import AltcraftExportTransactionsOperator
+from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
+
+with DAG({dag_id!r}, schedule="@daily", start_date=datetime(2024, 9, 1, tzinfo=timezone.utc),
+         catchup=False) as dag:
+    export = AltcraftExportTransactionsOperator(
+        task_id="export",
+        loyalty_program_id=1,
+        points_currency_eid="stars",
+        output_path={out!r} + "/export.csv",
+        deferrable=True,
+        poll_interval=0.1,
+        timeout=10,
+    )
+    export >> AltcraftReconcileTransactionsOperator(
+        task_id="reconcile",
+        warehouse_conn_id={conn_id!r},
+        table={table!r},
+        export_path="{{{{ ti.xcom_pull(task_ids='export')['path'] }}}}",
+        report_path={out!r} + "/report.csv",
+        report_table={report_table!r},
+        on_difference={policy!r},
+        retries=0,
+    )
+"""
+
+SELF_EXPORT_DAG = """
+from datetime import datetime, timezone
+from airflow import DAG
+from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
+
+with DAG({dag_id!r}, schedule="@daily", start_date=datetime(2024, 9, 1, tzinfo=timezone.utc),
+         catchup=False) as dag:
+    AltcraftReconcileTransactionsOperator(
+        task_id="reconcile",
+        warehouse_conn_id="warehouse",
+        sql="SELECT transaction_eid AS eid, transaction_id, amount, transaction_type, status "
+            "FROM loyalty_transactions WHERE substr(created_at, 1, 10) = '2024-09-03'",
+        columns={{"transaction_eid": "eid", "created_at": None}},
+        loyalty_program_id=1,
+        points_currency_eid="stars",
+        date_from="2024-09-03",
+        date_to="2024-09-03",
+        poll_interval=0.1,
+        timeout=10,
+        report_path={out!r} + "/report.csv",
+        retries=0,
+    )
+"""
+
+
+def _report(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _listed(rows: list[dict[str, str]]) -> set[tuple[str, str]]:
+    return {(r["difference"], r["transaction_eid"] or r["transaction_id"]) for r in rows}
+
+
+def _expected_counts(scenario: Scenario) -> dict[str, int]:
+    counts = dict.fromkeys(DIFFERENCE_CLASSES, 0)
+    for difference, _ in scenario.expected:
+        counts[difference] += 1
+    return counts
+
+
+def _run_reconcile(
+    tmp_path: Path, *, dag_id: str, conn_id: str, table: str, report_table: str, policy: str
+) -> Any:
+    source = RECONCILE_DAG.format(
+        dag_id=dag_id,
+        out=str(tmp_path),
+        conn_id=conn_id,
+        table=table,
+        report_table=report_table,
+        policy=policy,
+    )
+    return run_dag(write_dag(dag_id, source), logical_date=SEPT_1)
+
+
+def _check_result(result: Any, scenario: Scenario, tmp_path: Path) -> list[dict[str, str]]:
+    assert result.state == "success"
+    counts = result.xcom("reconcile")
+    report = _report(tmp_path / "report.csv")
+    assert list(report[0]) == list(REPORT_COLUMNS)
+    assert _listed(report) == scenario.expected
+    assert len(report) == len(scenario.expected)
+    assert {k: counts[k] for k in DIFFERENCE_CLASSES} == _expected_counts(scenario)
+    assert counts["differences"] == 5
+    # Altcraft's 2024-09-01: ok, amount, state, type, only-altcraft, no-eid, temp = 7;
+    # the warehouse's: the same less only-altcraft plus only-warehouse = 7; 6 pairs.
+    assert (counts["altcraft_rows"], counts["warehouse_rows"], counts["matched"]) == (7, 7, 6)
+    assert (counts["date_from"], counts["date_to"]) == ("2024-09-01", "2024-09-01")
+    amount_row = next(r for r in report if r["difference"] == "amount_differs")
+    assert (amount_row["altcraft_amount"], amount_row["matched_on"]) == ("50.00", "transaction_eid")
+    state_row = next(r for r in report if r["difference"] == "state_differs")
+    assert (state_row["altcraft_state"], state_row["warehouse_state"]) == ("cancelled", "active")
+    return report
+
+
+def test_sqlite_warehouse_report_lists_exactly_the_differences(
+    airflow_db: Path, scenario: Scenario, sqlite_warehouse: Path, tmp_path: Path
+) -> None:
+    create_sqlite_warehouse(sqlite_warehouse, scenario.warehouse_rows, "loyalty_transactions")
+
+    result = _run_reconcile(
+        tmp_path,
+        dag_id="reconcile_sqlite",
+        conn_id="warehouse",
+        table="loyalty_transactions",
+        report_table="reconcile_report",
+        policy="warn",
+    )
+
+    report = _check_result(result, scenario, tmp_path)
+    with sqlite3.connect(sqlite_warehouse) as db:
+        stored = db.execute(
+            "SELECT period_from, period_to, difference, transaction_eid, transaction_id "
+            "FROM reconcile_report"
+        ).fetchall()
+    db.close()
+    assert {(d, eid or tid) for _, _, d, eid, tid in stored} == scenario.expected
+    assert {(f, t) for f, t, *_ in stored} == {("2024-09-01", "2024-09-01")}
+    assert len(stored) == len(report)
+
+
+def test_differences_fail_the_task_by_default(
+    airflow_db: Path,
+    scenario: Scenario,
+    sqlite_warehouse: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    create_sqlite_warehouse(sqlite_warehouse, scenario.warehouse_rows, "loyalty_transactions")
+
+    result = _run_reconcile(
+        tmp_path,
+        dag_id="reconcile_fail",
+        conn_id="warehouse",
+        table="loyalty_transactions",
+        report_table="reconcile_report",
+        policy="fail",
+    )
+
+    assert result.state_of("reconcile") == "failed"
+    assert result.try_numbers[("reconcile", -1)] == 1
+    assert result.xcom("reconcile", key="counts")["differences"] == 5
+    assert _listed(_report(tmp_path / "report.csv")) == scenario.expected
+    output = run_output(capfd, caplog)
+    assert "5 differences between Altcraft and the warehouse for 2024-09-01 to 2024-09-01" in output
+
+
+def test_clean_period_reports_zero_with_own_export_and_sql(
+    airflow_db: Path, scenario: Scenario, sqlite_warehouse: Path, tmp_path: Path
+) -> None:
+    create_sqlite_warehouse(sqlite_warehouse, scenario.warehouse_rows, "loyalty_transactions")
+    dag = write_dag(
+        "reconcile_clean", SELF_EXPORT_DAG.format(dag_id="reconcile_clean", out=str(tmp_path))
+    )
+
+    result = run_dag(dag)
+
+    assert result.state == "success"
+    counts = result.xcom("reconcile")
+    assert counts["differences"] == 0
+    assert (counts["altcraft_rows"], counts["warehouse_rows"], counts["matched"]) == (1, 1, 1)
+    assert _report(tmp_path / "report.csv") == []
+
+
+def test_postgres_warehouse_report_lists_exactly_the_differences(
+    airflow_db: Path,
+    scenario: Scenario,
+    postgres_url: str,
+    postgres_tables: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg2
+
+    table, report_table = unique_table("reconcile_tx"), unique_table("reconcile_report")
+    postgres_tables.extend([table, report_table])
+    create_postgres_warehouse(postgres_url, scenario.warehouse_rows, table)
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PG", postgres_url)
+
+    result = _run_reconcile(
+        tmp_path,
+        dag_id="reconcile_postgres",
+        conn_id="warehouse_pg",
+        table=table,
+        report_table=report_table,
+        policy="warn",
+    )
+
+    report = _check_result(result, scenario, tmp_path)
+    with psycopg2.connect(postgres_url) as db, db.cursor() as cursor:
+        cursor.execute(f"SELECT difference, transaction_eid, transaction_id FROM {report_table}")
+        stored = cursor.fetchall()
+    db.close()
+    assert {(d, eid or tid) for d, eid, tid in stored} == scenario.expected
+    assert len(stored) == len(report)
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_unreachable_postgres_skips_locally_and_fails_on_ci(
+    ci: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected) as raised:
+        require_postgres("postgresql://postgres@127.0.0.1:1/test")
+    if ci:
+        assert "CI must run the PostgreSQL tests" in str(raised.value)
+    else:
+        assert "set ALTCRAFT_TEST_POSTGRES_URL" in str(raised.value)

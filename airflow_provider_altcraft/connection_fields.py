@@ -6,8 +6,11 @@ classmethods on 2.11) and the parser the hook uses, so a field is declared once.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,31 +27,36 @@ class ExtraField:
     type: Literal["number", "integer", "boolean", "string"]
     default: Any
     choices: tuple[str, ...] = ()
+    #: Numbers: the smallest value accepted, and whether that value itself is refused.
+    minimum: float | None = None
+    exclusive: bool = False
 
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
-    ExtraField("timeout", "Read timeout (s)", "Seconds to wait for an answer.", "number", 30.0),
+    ExtraField("timeout", "Read timeout (s)", "Seconds to wait for an answer.", "number", 30.0,
+               minimum=0, exclusive=True),
     ExtraField("connect_timeout", "Connect timeout (s)", "Seconds to wait for a connection.",
-               "number", 10.0),
+               "number", 10.0, minimum=0, exclusive=True),
     ExtraField("verify", "Verify TLS", "Verify the server's TLS certificate.", "boolean", True),
     ExtraField("ca_bundle", "CA bundle path", "A CA bundle file to verify TLS with (optional).",
                "string", None),
     ExtraField("token_in", "Send the token in", "'header' (Authorization: Bearer) or 'body'.",
                "string", "header", ("header", "body")),
     ExtraField("max_retries", "Max retries", "Retries of a request that is safe to retry.",
-               "integer", 3),
+               "integer", 3, minimum=0),
     ExtraField("backoff_base", "Backoff base (s)", "First retry delay; doubles each retry.",
-               "number", 0.5),
+               "number", 0.5, minimum=0),
     ExtraField("backoff_max", "Backoff max (s)", "Longest delay between two retries.",
-               "number", 30.0),
+               "number", 30.0, minimum=0),
     ExtraField("retry_after_max", "Retry-After cap (s)", "Longest Retry-After wait honoured.",
-               "number", 60.0),
+               "number", 60.0, minimum=0),
     ExtraField("max_requests_per_second", "Max requests per second",
                "Client-side rate limit shared by all threads of one hook (empty: none).",
-               "number", None),
+               "number", None, minimum=0, exclusive=True),
     ExtraField("pool_maxsize", "Connection pool size", "Keep-alive connections kept open.",
-               "integer", 16),
+               "integer", 16, minimum=1),
 )  # fmt: skip
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 
 HIDDEN_FIELDS = ["schema", "login"]
 RELABELING = {"host": "API base URL", "password": "API token"}
@@ -89,8 +97,13 @@ class ConnectionSettings:
         def fail(field: str, problem: str) -> AltcraftConfigError:
             return AltcraftConfigError(f"Connection {conn_id!r}: {field} {problem}")
 
-        if not password:
+        # A token pasted with a newline would otherwise fail in requests, whose error quotes
+        # the header, token included.
+        token = (password or "").strip()
+        if not token:
             raise fail("password", "is empty; put the Altcraft API token there")
+        if any(char.isspace() or not char.isprintable() for char in token):
+            raise fail("password", "contains spaces or control characters; paste the token alone")
         base_url = _base_url(host, port, schema)
         if base_url is None:
             raise fail("host", "is empty or not a URL; set it to https://<your-account-domain>")
@@ -103,18 +116,12 @@ class ConnectionSettings:
                 values[spec.name] = _coerce(spec, raw)
             except ValueError as exc:
                 raise fail(f"extra {spec.name!r}", str(exc)) from None
-        for name in ("timeout", "connect_timeout"):
-            if name in values and values[name] <= 0:
-                raise fail(f"extra {name!r}", "must be greater than 0 (there is no 'no timeout')")
-        if values.get("max_retries", 0) < 0:
-            raise fail("extra 'max_retries'", "must be 0 or more")
-        rate = values.get("max_requests_per_second")
-        if rate is not None and rate <= 0:
-            raise fail("extra 'max_requests_per_second'", "must be greater than 0")
         ca_bundle = values.pop("ca_bundle", None)
         if ca_bundle and values.get("verify", True):
+            if not Path(ca_bundle).exists():
+                raise fail("extra 'ca_bundle'", f"is {ca_bundle!r}, which does not exist")
             values["verify"] = ca_bundle
-        return cls(base_url=base_url, token=password, **values)
+        return cls(base_url=base_url, token=token, **values)
 
 
 def _coerce(spec: ExtraField, raw: Any) -> Any:
@@ -125,18 +132,31 @@ def _coerce(spec: ExtraField, raw: Any) -> Any:
             return str(raw).strip().lower() in ("true", "1", "yes")
         raise ValueError(f"is {raw!r}; expected true or false")
     if spec.type == "integer":
-        if isinstance(raw, bool) or not str(raw).strip().lstrip("-").isdigit():
+        if isinstance(raw, bool) or not _WHOLE_NUMBER.fullmatch(str(raw).strip()):
             raise ValueError(f"is {raw!r}; expected a whole number")
-        return int(raw)
+        return _check_minimum(spec, raw, int(str(raw).strip()))
     if spec.type == "number":
         try:
-            return float(raw)
+            number = float(raw)
         except (TypeError, ValueError):
             raise ValueError(f"is {raw!r}; expected a number") from None
+        if isinstance(raw, bool) or not math.isfinite(number):
+            raise ValueError(f"is {raw!r}; expected a finite number")
+        return _check_minimum(spec, raw, number)
     value = str(raw).strip()
     if spec.choices and value not in spec.choices:
         raise ValueError(f"is {raw!r}; expected one of {', '.join(spec.choices)}")
     return value
+
+
+def _check_minimum(spec: ExtraField, raw: Any, number: float) -> Any:
+    if spec.minimum is None:
+        return number
+    if spec.exclusive and number <= spec.minimum:
+        raise ValueError(f"is {raw!r}; must be greater than {spec.minimum:g}")
+    if number < spec.minimum:
+        raise ValueError(f"is {raw!r}; must be {spec.minimum:g} or more")
+    return number
 
 
 def _base_url(host: str | None, port: int | None, schema: str | None) -> str | None:
@@ -147,7 +167,11 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str | N
     if "://" not in text:
         scheme = schema if schema in ("http", "https") else "https"
         text = f"{scheme}://{text}"
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     netloc = parts.netloc

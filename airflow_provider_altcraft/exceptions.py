@@ -50,7 +50,11 @@ class AltcraftApiError(AltcraftError):
 
     Raised for a non-zero ``error`` in the envelope (even with HTTP 200) and for HTTP errors.
     ``error_code`` is Altcraft's own code when the body carried one, else ``None``.
+    ``earlier_attempt_lost`` is True when this answered a retry of a request whose earlier
+    attempt may have been applied without an answer (so "already done" may mean "done by us").
     """
+
+    earlier_attempt_lost: bool = False
 
     def __init__(
         self,
@@ -112,12 +116,24 @@ class AltcraftOutcomeUnknownError(AltcraftError):
     sending, a gateway error). Sending it again could move the points twice, so the hook never
     does; look the transaction up by its ``transaction_eid`` first
     (:meth:`AltcraftHook.find_transaction_by_eid`), as the operators do.
+
+    ``may_still_apply`` is True when Altcraft may still be working on the request (a read
+    timeout, HTTP 504): not finding the transaction right away then proves nothing, so it must
+    not be sent again until later (e.g. the task's next try, which looks the eid up first).
     """
 
-    def __init__(self, endpoint: str, reason: str, transaction_eid: str | None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        reason: str,
+        transaction_eid: str | None,
+        *,
+        may_still_apply: bool = False,
+    ) -> None:
         self.endpoint = endpoint
         self.reason = reason
         self.transaction_eid = transaction_eid
+        self.may_still_apply = may_still_apply
         eid_note = (
             f"look up transaction_eid {transaction_eid!r} before sending again"
             if transaction_eid

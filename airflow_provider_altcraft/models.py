@@ -78,12 +78,15 @@ class Matching:
         profile_id: object = None,
         field_name: object = None,
         field_value: object = None,
+        email_argument: str = "email",
     ) -> Matching:
         """Validate the matching arguments as a DAG author writes them.
 
         ``matching`` may be omitted when exactly one of email / phone / profile_id /
         field_name is given. Arguments that belong to another mode are refused rather than
         silently ignored: a contradiction usually means the wrong column was mapped.
+        ``email_argument`` is what error messages call ``email`` (the operators take it as
+        ``profile_email``).
         """
         given = {
             "email": email,
@@ -92,6 +95,10 @@ class Matching:
             "field_name": field_name,
             "field_value": field_value,
         }
+
+        def argument(name: str) -> str:
+            return email_argument if name == "email" else name
+
         present = [name for name, value in given.items() if value is not None]
         accepted_modes = "one of " + ", ".join(repr(mode) for mode in MATCHING_MODES)
         if matching is None:
@@ -100,7 +107,7 @@ class Matching:
                 raise AltcraftValidationError(
                     "matching",
                     "is not given and cannot be inferred"
-                    + (f" (got {', '.join(present)})" if present else ""),
+                    + (f" (got {', '.join(map(argument, present))})" if present else ""),
                     f"set matching to {accepted_modes} with the field that mode requires",
                 )
             matching = candidates[0]
@@ -113,12 +120,13 @@ class Matching:
         for name in present:
             if name not in allowed:
                 raise AltcraftValidationError(
-                    name,
+                    argument(name),
                     f"is set but matching is {mode!r}",
-                    f"with matching={mode!r} pass only {' and '.join(sorted(allowed))}",
+                    f"with matching={mode!r} pass only "
+                    + " and ".join(sorted(map(argument, allowed))),
                 )
         if mode == "email":
-            return cls.by_email(email)
+            return cls.by_email(email, argument=email_argument)
         if mode == "phone":
             return cls.by_phone(phone)
         if mode == "profile_id":
@@ -126,10 +134,10 @@ class Matching:
         return cls.by_custom_field(field_name, field_value)
 
     @classmethod
-    def by_email(cls, email: object) -> Matching:
+    def by_email(cls, email: object, *, argument: str = "email") -> Matching:
         if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
             raise AltcraftValidationError(
-                "email",
+                argument,
                 "is missing or not an email address"
                 if email is None
                 else "is not an email address",

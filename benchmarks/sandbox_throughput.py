@@ -1,7 +1,8 @@
 """Throughput of the Altcraft sandbox for a simple ``loyalty/account/balance`` call.
 
 Starts the sandbox as a subprocess (seeded with the package's example seed), then measures
-requests/second with keep-alive ``requests.Session`` clients (1 thread and N threads) and,
+requests/second with keep-alive ``requests.Session`` clients (1 thread and N threads), with
+one stdlib ``http.client`` connection (a lighter client: closer to the server's own cost) and,
 when ``wrk`` is on PATH, with wrk (a Lua script posts the JSON body). Prints the median of
 several rounds per scenario.
 
@@ -11,6 +12,7 @@ several rounds per scenario.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -77,6 +79,23 @@ def session_round(url: str, threads: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - started)
 
 
+def http_client_round(url: str, seconds: float) -> float:
+    """Requests/second with one stdlib ``http.client`` keep-alive connection (a light client)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    payload = json.dumps(BODY).encode()
+    n = 0
+    started = time.perf_counter()
+    stop = started + seconds
+    while time.perf_counter() < stop:
+        conn.request("POST", METHOD, payload, headers)
+        conn.getresponse().read()
+        n += 1
+    conn.close()
+    return n / (time.perf_counter() - started)
+
+
 def wrk_round(url: str, script: str, connections: int, seconds: float) -> float:
     out = subprocess.run(
         [
@@ -117,6 +136,9 @@ def main() -> None:
             results.setdefault("requests, 1 thread", []).append(session_round(url, 1, args.seconds))
             results.setdefault(f"requests, {args.threads} threads", []).append(
                 session_round(url, args.threads, args.seconds)
+            )
+            results.setdefault("http.client, 1 thread", []).append(
+                http_client_round(url, args.seconds)
             )
         if shutil.which("wrk"):
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:

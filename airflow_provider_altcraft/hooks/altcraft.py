@@ -81,7 +81,18 @@ API_PREFIX = "/api/v1.1/"
 AUTH_ERROR_CODES = frozenset({401, 403})
 #: After one of these the request was not processed, so even redeem may be sent again.
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
+#: A gateway gave up waiting: the request may still be running behind it.
+GATEWAY_TIMEOUT = 504
+#: How a refused resend of a state change says "this already happened" (see
+#: ``_transaction_action``), per endpoint, lower case.
+ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
+    "loyalty/commit_transaction": ("already committed",),
+    "loyalty/rollback_transaction": ("already rolled back",),
+    "loyalty/cancel_transaction": ("already cancelled", "already canceled"),
+}
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+#: Sent by test_connection, which expects Altcraft to refuse it.
+CONNECTION_TEST_INVALID_TOKEN = "airflow-connection-test-invalid-token"
 ACCOUNT_TRANSACTIONS_PAGE_MAX = 100
 
 
@@ -110,7 +121,7 @@ class AltcraftHook(BaseHook):
         conn = self.get_connection(self.altcraft_conn_id)
         if conn.password:
             mask_secret(conn.password)
-        return ConnectionSettings.from_fields(
+        settings = ConnectionSettings.from_fields(
             self.altcraft_conn_id,
             host=conn.host,
             port=conn.port,
@@ -118,6 +129,9 @@ class AltcraftHook(BaseHook):
             password=conn.password,
             extra=conn.extra_dejson,
         )
+        if settings.token != conn.password:
+            mask_secret(settings.token)  # the password less surrounding whitespace
+        return settings
 
     @cached_property
     def session(self) -> requests.Session:
@@ -175,21 +189,42 @@ class AltcraftHook(BaseHook):
         return widgets
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap read (the status of a task id that does not exist).
+        """Two cheap reads (the status of a task id that does not exist).
 
-        Any answer other than an authentication error proves both the URL and the token.
+        The connection's token must be accepted and a made-up one refused: a wrong host or
+        path answers both alike (e.g. 404), so one read alone would pass any web server.
         """
         try:
-            self._call("tasks/status", {"task_id": "airflow-connection-test"}, resend_safe=True)
-        except AltcraftAuthError as exc:
-            return False, str(exc)
-        except AltcraftApiError as exc:
-            if exc.http_status is not None and exc.http_status >= 500:
-                return False, str(exc)
-            return True, "Connection OK: Altcraft answered and accepted the token."
+            refusal = self._token_refusal(None)
+            if refusal is not None:
+                return False, refusal
+            if self._token_refusal(CONNECTION_TEST_INVALID_TOKEN) is None:
+                return False, (
+                    f"{self.settings.base_url} answered without checking the API token, so it "
+                    "is not the Altcraft API; set the host to the account's base URL"
+                )
         except AltcraftError as exc:
             return False, str(exc)
         return True, "Connection OK: Altcraft answered and accepted the token."
+
+    def _token_refusal(self, token: str | None) -> str | None:
+        """Why a harmless read with ``token`` (default: the connection's) was refused, or None
+        when the token was accepted; an answer that is not the API's raises."""
+        try:
+            self._call(
+                "tasks/status",
+                {"task_id": "airflow-connection-test"},
+                resend_safe=True,
+                token=token,
+            )
+        except AltcraftAuthError as exc:
+            return str(exc)
+        except AltcraftBadResponseError:
+            raise
+        except AltcraftApiError as exc:
+            if exc.http_status is not None and exc.http_status >= 500:
+                raise
+        return None
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -200,22 +235,28 @@ class AltcraftHook(BaseHook):
         *,
         resend_safe: bool,
         transaction_eid: str | None = None,
+        token: str | None = None,
     ) -> dict[str, Any]:
         """POST ``payload`` to ``endpoint`` and return the checked envelope.
 
         ``resend_safe`` says whether applying the request twice is harmless. When it is not,
         a request that may have been applied is never sent again (see the module docstring).
+        ``token`` replaces the connection's (the connection test sends a made-up one).
         """
         import requests
 
         settings = self.settings
         url = settings.base_url + API_PREFIX + endpoint
         body = dict(payload)
-        if settings.token_in == "body":
-            body["token"] = settings.token
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json"}
+        if settings.token_in == "body":
+            body["token"] = token or settings.token
+        elif token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         attempt = 0
+        # Whether an earlier attempt may have been applied without an answer reaching us.
+        earlier_attempt_lost = False
         while True:
             attempt += 1
             retries_left = settings.max_retries - attempt + 1
@@ -232,11 +273,17 @@ class AltcraftHook(BaseHook):
                 reason = _describe_transport_error(exc)
                 sent = _request_was_sent(exc)
                 if sent and not resend_safe:
-                    raise AltcraftOutcomeUnknownError(endpoint, reason, transaction_eid) from exc
+                    raise AltcraftOutcomeUnknownError(
+                        endpoint,
+                        reason,
+                        transaction_eid,
+                        may_still_apply=isinstance(exc, requests.ReadTimeout),
+                    ) from exc
                 if retries_left <= 0:
                     raise AltcraftTransportError(
                         endpoint, f"{reason} (after {attempt} attempts)"
                     ) from exc
+                earlier_attempt_lost = earlier_attempt_lost or sent
                 delay = self._backoff(attempt)
                 self.log.warning(
                     "Altcraft %s: %s; retrying in %.1f s (%d left)",
@@ -249,18 +296,29 @@ class AltcraftHook(BaseHook):
             self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
             if status == 429 or status >= 500:
                 if status not in NOT_PROCESSED_STATUSES and not resend_safe:
-                    raise AltcraftOutcomeUnknownError(endpoint, f"HTTP {status}", transaction_eid)
+                    raise AltcraftOutcomeUnknownError(
+                        endpoint,
+                        f"HTTP {status}",
+                        transaction_eid,
+                        may_still_apply=status == GATEWAY_TIMEOUT,
+                    )
                 if retries_left > 0:
                     delay = self._retry_delay(response, attempt)
                     if status in NOT_PROCESSED_STATUSES:
                         self._throttle.pause(delay)  # every thread of this hook backs off
+                    else:
+                        earlier_attempt_lost = True
                     self.log.warning(
                         "Altcraft %s: HTTP %s; retrying in %.1f s (%d left)",
                         endpoint, status, delay, retries_left,
                     )  # fmt: skip
                     time.sleep(delay)
                     continue
-            return _check_envelope(endpoint, response, self.altcraft_conn_id)
+            try:
+                return _check_envelope(endpoint, response, self.altcraft_conn_id)
+            except AltcraftApiError as exc:
+                exc.earlier_attempt_lost = earlier_attempt_lost
+                raise
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so parallel workers do not retry in lockstep."""
@@ -374,7 +432,9 @@ class AltcraftHook(BaseHook):
         the eid first. After an "outcome unknown" failure, or an error that may mean the server
         already holds this eid, the eid is looked up: if the transaction is there it is
         returned (``already_existed=True``), otherwise the request was not applied and is sent
-        again, at most ``max_sends`` times in all.
+        again, at most ``max_sends`` times in all. After a timeout Altcraft may still be applying
+        the request, so a failed lookup proves nothing: the error is raised instead of sending
+        again (the task's next try looks the eid up first).
         """
         eid = request.transaction_eid
         if eid is None:
@@ -392,6 +452,13 @@ class AltcraftHook(BaseHook):
                 if (found := self._find_request(request)) is not None:
                     self.log.info("Transaction %s was applied before the failure", eid)
                     return found
+                if exc.may_still_apply:
+                    self.log.warning(
+                        "Transaction %s is not in Altcraft yet but may still be applied; "
+                        "not sending it again",
+                        eid,
+                    )
+                    raise
                 if send == max_sends:
                     raise
                 self.log.info("Transaction %s was not applied; sending it again", eid)
@@ -445,7 +512,25 @@ class AltcraftHook(BaseHook):
     ) -> TransactionResult:
         payload = transaction_reference(transaction_id, transaction_eid)
         # A state change applied twice is refused the second time, never doubled: safe to resend.
-        envelope = self._call(endpoint, payload, resend_safe=True)
+        try:
+            envelope = self._call(endpoint, payload, resend_safe=True)
+        except AltcraftApiError as exc:
+            # The first attempt was applied but its answer lost; the resend is then refused as
+            # "already <done>". Altcraft's wording is unpublished: the phrases are a tolerant
+            # guess, and only ever trusted after a lost answer.
+            phrases = ALREADY_DONE_PHRASES.get(endpoint, ())
+            text = exc.error_text.lower()
+            if not exc.earlier_attempt_lost or not any(phrase in text for phrase in phrases):
+                raise
+            self.log.warning(
+                "Altcraft %s: an attempt got no answer and the retry was refused (%s): the "
+                "first attempt was applied",
+                endpoint,
+                exc.error_text,
+            )
+            return TransactionResult(
+                payload.get("transaction_id") or payload["transaction_eid"], None
+            )
         return TransactionResult.from_wire(_data_object(endpoint, envelope))
 
     # -- account reads ------------------------------------------------------------------------

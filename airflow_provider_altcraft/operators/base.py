@@ -8,7 +8,6 @@ retry cannot fix it.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
@@ -42,9 +41,6 @@ MATCHING_ARGUMENTS = (
     "field_name",
     "field_value",
 )
-#: Where :class:`Matching` messages name the API's ``email`` as an argument (not "an email
-#: address", not the mode ``'email'``), so operator errors can name ``profile_email`` instead.
-_EMAIL_AS_ARGUMENT = re.compile(r"(?<=got )email\b|(?<=pass only )email\b")
 #: Namespace of the deterministic transaction eids (uuid5), fixed forever: changing it would
 #: make retries of tasks started before the change send their transactions again.
 TRANSACTION_EID_NAMESPACE = uuid.UUID("5b0f3c52-8a43-4a3c-9d51-6f1f0c6b2a11")
@@ -94,29 +90,24 @@ def derive_transaction_eid(dag_id: str, task_id: str, run_id: str, map_index: in
     return str(uuid.uuid5(TRANSACTION_EID_NAMESPACE, f"{dag_id}\n{task_id}\n{run_id}\n{map_index}"))
 
 
-def matching_from(values: Mapping[str, Any]) -> Matching:
+def matching_from(values: Mapping[str, Any], *, email_key: str = "email") -> Matching:
+    """The :class:`Matching` of operator arguments or of a batch row.
+
+    Operators take the e-mail as ``profile_email`` (``email_key``); rows use the API's ``email``.
+    """
     return Matching.from_params(
         values.get("matching"),
-        email=values.get("email"),
+        email=values.get(email_key),
         phone=values.get("phone"),
         profile_id=values.get("profile_id"),
         field_name=values.get("field_name"),
         field_value=values.get("field_value"),
+        email_argument=email_key,
     )
 
 
 def matching_from_arguments(values: Mapping[str, Any]) -> Matching:
-    """:func:`matching_from` for operator arguments; errors name ``profile_email``."""
-    try:
-        return matching_from({**values, "email": values.get("profile_email")})
-    except AltcraftValidationError as exc:
-        if exc.parameter != "email" and not _EMAIL_AS_ARGUMENT.search(str(exc)):
-            raise
-        raise AltcraftValidationError(
-            "profile_email" if exc.parameter == "email" else exc.parameter,
-            _EMAIL_AS_ARGUMENT.sub("profile_email", exc.problem),
-            None if exc.accepted is None else _EMAIL_AS_ARGUMENT.sub("profile_email", exc.accepted),
-        ) from None
+    return matching_from(values, email_key="profile_email")
 
 
 def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:

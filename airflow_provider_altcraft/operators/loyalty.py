@@ -46,7 +46,9 @@ __all__ = [
     "AltcraftRollbackTransactionOperator",
 ]
 
-#: Altcraft's error code for a transaction in the wrong state (already committed, expired ...).
+#: Error code of a transaction in the wrong state (already committed, expired ...). Altcraft
+#: publishes no code for it; 409 is the sandbox's choice. With another code such a task still
+#: fails, only after its retries.
 STATE_CONFLICT = 409
 
 _POINTS_ARGUMENTS = (

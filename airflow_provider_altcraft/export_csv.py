@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import IO
 
 from airflow_provider_altcraft.exceptions import AltcraftError
@@ -22,6 +23,7 @@ __all__ = [
     "ExportFormatError",
     "count_rows",
     "iter_columns",
+    "iter_raw_columns",
     "read_header",
 ]
 
@@ -71,6 +73,35 @@ def read_header(path: str | os.PathLike[str]) -> list[str]:
     return [name.strip().lower() for name in header]
 
 
+def iter_raw_columns(
+    path: str | os.PathLike[str], columns: Sequence[str]
+) -> Iterator[tuple[str, ...]]:
+    """Like :func:`iter_columns`, but an empty value stays ``""`` (for a caller that converts
+    values in bulk, e.g. in SQL: no per-value Python work)."""
+    with _open(path) as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise ExportFormatError(f"export file {os.fspath(path)!r} is empty: no header row")
+        positions = _positions(header, columns, path)
+        # itemgetter picks in C; with one position it returns the value, not a 1-tuple.
+        pick: Callable[[list[str]], tuple[str, ...]] = (
+            itemgetter(*positions)
+            if len(positions) > 1
+            else lambda row: tuple(row[i] for i in positions)
+        )
+        width = len(header)
+        for row in reader:
+            if len(row) < width:
+                if not row:
+                    continue  # a trailing blank line
+                raise ExportFormatError(
+                    f"export file {os.fspath(path)!r}, line {reader.line_num}: "
+                    f"{len(row)} fields where the header has {width}"
+                )
+            yield pick(row)
+
+
 def iter_columns(
     path: str | os.PathLike[str], columns: Sequence[str]
 ) -> Iterator[tuple[str | None, ...]]:
@@ -79,24 +110,10 @@ def iter_columns(
     Raises :class:`ExportFormatError` before the first row when a column is missing, and for
     a row that has fewer fields than the header.
     """
-    with _open(path) as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise ExportFormatError(f"export file {os.fspath(path)!r} is empty: no header row")
-        positions = _positions(header, columns, path)
-        width = len(header)
-        for row in reader:
-            if not row:
-                continue  # a trailing blank line
-            if len(row) < width:
-                raise ExportFormatError(
-                    f"export file {os.fspath(path)!r}, line {reader.line_num}: "
-                    f"{len(row)} fields where the header has {width}"
-                )
-            yield tuple(row[i] or None for i in positions)
+    for row in iter_raw_columns(path, columns):
+        yield tuple(value or None for value in row)
 
 
 def count_rows(path: str | os.PathLike[str], required: Sequence[str] = ()) -> int:
     """Number of data rows (records, so quoted line breaks count once); checks ``required``."""
-    return sum(1 for _ in iter_columns(path, required))
+    return sum(1 for _ in iter_raw_columns(path, required))

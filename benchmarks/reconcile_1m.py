@@ -4,9 +4,10 @@ Generates, without HTTP, an export CSV (the sandbox's columns) and a SQLite ware
 holding the same N transactions with a few differences of every class, then reconciles them
 in fresh subprocesses, one per run, so each peak RSS (``ru_maxrss``) is its own:
 
-* ``engine``: what the reconcile operator does: ``iter_export_rows`` + a streaming warehouse
-  cursor into :class:`~airflow_provider_altcraft.reconciliation.Reconciler` (scratch SQLite
-  on disk), the report written as CSV;
+* ``engine``: what the reconcile operator does: the export CSV (``Reconciler.add_export``)
+  and a streaming warehouse cursor into
+  :class:`~airflow_provider_altcraft.reconciliation.Reconciler` (scratch SQLite on disk), the
+  report written as CSV;
 * ``dict``: the straightforward way: both sides loaded into Python dicts keyed by eid, then
   compared (Decimal amounts);
 * ``pandas``: two DataFrames and an outer merge, only if pandas is installed.
@@ -106,20 +107,15 @@ def _warehouse_cursor(directory: Path) -> sqlite3.Cursor:
 
 
 def run_engine(directory: Path) -> dict[str, int]:
-    from airflow_provider_altcraft.reconciliation import (
-        REPORT_COLUMNS,
-        Reconciler,
-        TransactionRow,
-        iter_export_rows,
-    )
+    from airflow_provider_altcraft.reconciliation import REPORT_COLUMNS, Reconciler
 
     counts: dict[str, int] = {}
     with (
         tempfile.TemporaryDirectory(dir=directory) as work,
         Reconciler(Path(work) / "reconcile.sqlite") as reconciler,
     ):
-        reconciler.add_altcraft(iter_export_rows(directory / "export.csv", (DAY, DAY)))
-        reconciler.add_warehouse(TransactionRow(*row) for row in _warehouse_cursor(directory))
+        reconciler.add_export(directory / "export.csv", (DAY, DAY))
+        reconciler.add_warehouse(_warehouse_cursor(directory))
         reconciler.match()
         with open(directory / "report.csv", "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -36,8 +37,6 @@ from airflow_provider_altcraft.reconciliation import (
     DIFFERENCE_CLASSES,
     REPORT_COLUMNS,
     Reconciler,
-    TransactionRow,
-    iter_export_rows,
 )
 from airflow_provider_altcraft.validation import parse_optional_str
 
@@ -137,9 +136,14 @@ def _warehouse_cursor(hook: DbApiHook) -> Iterator[Any]:
         connection.close()
 
 
+#: WarehouseColumns fields in the order the engine loads them (TransactionRow's).
+_ROW_FIELDS = ("transaction_id", "transaction_eid", "amount", "transaction_type", "status",
+               "created_at")  # fmt: skip
+
+
 def _iter_warehouse(
     hook: DbApiHook, sql: str, parameters: Any, columns: WarehouseColumns
-) -> Iterator[TransactionRow]:
+) -> Iterator[tuple[Any, ...]]:
     with _warehouse_cursor(hook) as cursor:
         cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
         batch = cursor.fetchmany(FETCH_ROWS)
@@ -153,22 +157,13 @@ def _iter_warehouse(
                 f"the warehouse result has no {', '.join(missing)}; it has {', '.join(names)}",
                 "name the columns with `columns`, or alias them in `sql`",
             )
+        # The values in TransactionRow order; a field the warehouse lacks picks the None
+        # appended to each row. The engine converts the values (Decimal, datetime, ...).
         position = {field: names.index(column.lower()) for field, column in wanted.items()}
-
-        def value(row: Sequence[Any], field: str) -> Any:
-            return row[position[field]] if field in position else None
-
+        pick = itemgetter(*(position.get(field, len(names)) for field in _ROW_FIELDS))
         while batch:
             for row in batch:
-                created_at = value(row, "created_at")
-                yield TransactionRow(
-                    transaction_id=value(row, "transaction_id"),
-                    transaction_eid=value(row, "transaction_eid"),
-                    amount=value(row, "amount"),
-                    transaction_type=value(row, "transaction_type"),
-                    state=value(row, "status"),
-                    created_at=None if created_at is None else str(created_at),
-                )
+                yield pick((*row, None))
             batch = cursor.fetchmany(FETCH_ROWS)
 
 
@@ -347,7 +342,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                 signed_amounts=self.columns.transaction_type is None,
                 compare_state=self.columns.status is not None,
             ) as reconciler:
-                reconciler.add_altcraft(iter_export_rows(export_path, period))
+                reconciler.add_export(export_path, period)
                 reconciler.add_warehouse(_iter_warehouse(hook, sql, parameters, self.columns))
                 counts: dict[str, Any] = reconciler.match()
                 by_class = self._write_report(report, REPORT_COLUMNS, reconciler.differences())

@@ -1,0 +1,445 @@
+"""Rows of a batch of points requests: reading them as a stream, validating them, chunking them.
+
+A row is a mapping whose keys are the argument names of the single redeem/accrue operators
+(``email``, ``amount``, ``transaction_eid``, ``created_at`` ...). Sources are re-readable
+(validation reads the rows once, sending reads them again), and files and SQL results are
+streamed, so memory does not grow with the number of rows. Only the standard library is
+imported at module level: the batch operator module imports this at DAG parse time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.models import PointsOperation, PointsRequest
+from airflow_provider_altcraft.operators.base import TRANSACTION_EID_NAMESPACE, matching_from
+
+BatchOperation = Literal["redeem", "accrue", "by_sign"]
+BATCH_OPERATIONS: tuple[str, ...] = ("redeem", "accrue", "by_sign")
+
+#: The columns a row may carry (everything else is ignored, except the row key column).
+ROW_FIELDS = (
+    "matching", "email", "phone", "profile_id", "field_name", "field_value",
+    "amount", "transaction_eid", "created_at", "external_data", "promotion_id",
+    "loyalty_program_id", "points_currency_iid", "points_currency_eid",
+    "is_temp", "temp_timeout_sec", "activation_date", "expiration_date",
+)  # fmt: skip
+#: Values the operator may give once for every row (a row's own value wins).
+CONSTANT_FIELDS = (
+    "loyalty_program_id", "points_currency_iid", "points_currency_eid", "promotion_id",
+    "is_temp", "temp_timeout_sec", "created_at", "external_data",
+    "activation_date", "expiration_date", "matching",
+)  # fmt: skip
+#: Rows fetched per round trip from a SQL cursor.
+SQL_FETCH_SIZE = 1000
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Where the rows come from; :meth:`read` yields ``(row_number, row)`` and can be called
+    again (each call re-reads the source).
+
+    Row numbers start at 1 and count data rows (a CSV header is not a row). ``row_start`` /
+    ``row_stop`` select the rows ``row_start <= number < row_stop`` (what :func:`chunk_rows`
+    hands to mapped tasks).
+    """
+
+    rows: Sequence[Mapping[str, Any]] | None = None
+    rows_file: str | None = None
+    file_format: Literal["csv", "jsonl"] | None = None
+    sql: str | None = None
+    sql_conn_id: str | None = None
+    sql_parameters: Mapping[str, Any] | Sequence[Any] | None = None
+    row_start: int | None = None
+    row_stop: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        rows: object = None,
+        rows_file: object = None,
+        rows_format: object = None,
+        sql: object = None,
+        sql_conn_id: object = None,
+        sql_parameters: object = None,
+        row_start: object = None,
+        row_stop: object = None,
+    ) -> RowSource:
+        """Validate the input arguments of a batch operator (exactly one source)."""
+        given = [name for name, value in (("rows", rows), ("rows_file", rows_file), ("sql", sql))
+                 if value is not None]  # fmt: skip
+        if len(given) != 1:
+            raise AltcraftValidationError(
+                "rows",
+                "no input is given" if not given else f"several inputs are given ({given})",
+                "pass exactly one of rows (a list of dicts), rows_file (CSV or JSON lines) "
+                "or sql (with sql_conn_id)",
+            )
+        if isinstance(rows, str):
+            rows = _rows_from_json(rows)  # Jinja renders a list to text unless native
+        if rows is not None and (isinstance(rows, Mapping) or not isinstance(rows, Sequence)):
+            raise AltcraftValidationError(
+                "rows", f"type {type(rows).__name__} is not a list", "pass a list of dicts"
+            )
+        if sql is not None and (not isinstance(sql, str) or not isinstance(sql_conn_id, str)):
+            raise AltcraftValidationError(
+                "sql_conn_id", "is missing", "sql needs the id of an Airflow SQL connection"
+            )
+        if rows_file is not None and not isinstance(rows_file, (str, Path)):
+            raise AltcraftValidationError(
+                "rows_file", f"type {type(rows_file).__name__} is not a path", "pass a file path"
+            )
+        path = None if rows_file is None else str(rows_file)
+        return cls(
+            rows=rows,  # type: ignore[arg-type]  # checked above: a sequence
+            rows_file=path,
+            file_format=None if path is None else _file_format(path, rows_format),
+            sql=sql,  # type: ignore[arg-type]  # checked above: a str
+            sql_conn_id=sql_conn_id if sql is not None else None,  # type: ignore[arg-type]
+            sql_parameters=sql_parameters,  # type: ignore[arg-type]
+            row_start=_optional_row_number(row_start, "row_start"),
+            row_stop=_optional_row_number(row_stop, "row_stop"),
+        )
+
+    def describe(self) -> str:
+        if self.rows is not None:
+            where = f"a list of {len(self.rows)} rows"
+        elif self.rows_file is not None:
+            where = f"{self.file_format} file {self.rows_file}"
+        else:
+            where = f"SQL on connection {self.sql_conn_id!r}"
+        if self.row_start is not None or self.row_stop is not None:
+            where += f" (rows {self.row_start or 1} to {self.row_stop or 'end'}, stop excluded)"
+        return where
+
+    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        start = self.row_start or 1
+        for number, row in enumerate(self._read_all(), start=1):
+            if number < start:
+                continue
+            if self.row_stop is not None and number >= self.row_stop:
+                return
+            yield number, row
+
+    def _read_all(self) -> Iterator[dict[str, Any]]:
+        if self.rows is not None:
+            for row in self.rows:
+                yield row if isinstance(row, dict) else {"": row}
+        elif self.rows_file is not None:
+            yield from _read_file(self.rows_file, self.file_format or "csv")
+        else:
+            assert self.sql is not None and self.sql_conn_id is not None
+            yield from _read_sql(self.sql_conn_id, self.sql, self.sql_parameters)
+
+
+def _rows_from_json(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except ValueError:
+        raise AltcraftValidationError(
+            "rows", "is a string that is not a JSON list", "pass a list of dicts"
+        ) from None
+
+
+def _file_format(path: str, rows_format: object) -> Literal["csv", "jsonl"]:
+    if rows_format is None:
+        suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+        return "jsonl" if {".jsonl", ".ndjson", ".json"} & set(suffixes) else "csv"
+    if rows_format not in ("csv", "jsonl"):
+        raise AltcraftValidationError(
+            "rows_format", f"{rows_format!r} is not a file format", "use 'csv' or 'jsonl'"
+        )
+    return rows_format  # type: ignore[return-value]  # checked just above
+
+
+def _optional_row_number(value: object, parameter: str) -> int | None:
+    if value is None:
+        return None
+    from airflow_provider_altcraft.validation import parse_positive_int
+
+    return parse_positive_int(value, parameter)
+
+
+def _read_file(path: str, file_format: str) -> Iterator[dict[str, Any]]:
+    if file_format == "jsonl":
+        import json
+
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    # parse_float=Decimal: a JSON number such as 10.5 stays exact.
+                    row = json.loads(line, parse_float=Decimal)
+                except ValueError:
+                    row = {"": "not a JSON object"}
+                yield row if isinstance(row, dict) else {"": row}
+        return
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as text:
+        for row in csv.DictReader(text):
+            # An empty CSV field means "not given", as a missing key does.
+            yield {key: value for key, value in row.items() if value not in ("", None)}
+
+
+def _read_sql(
+    conn_id: str, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None
+) -> Iterator[dict[str, Any]]:
+    """Rows of a query, fetched in pages so the whole result is never in memory."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    from airflow_provider_altcraft.compat import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
+    if not isinstance(hook, DbApiHook):
+        raise AltcraftValidationError(
+            "sql_conn_id", f"{conn_id!r} is not a SQL connection", "use a common.sql connection"
+        )
+    conn = hook.get_conn()
+    try:
+        # psycopg2 buffers a whole result client-side unless the cursor is named (server-side).
+        if type(conn).__module__.startswith("psycopg2"):
+            cursor = conn.cursor(name="altcraft_batch_rows")
+        else:
+            cursor = conn.cursor()
+        cursor.arraysize = SQL_FETCH_SIZE
+        cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
+        columns: list[str] | None = None
+        while page := cursor.fetchmany(SQL_FETCH_SIZE):
+            if columns is None:
+                columns = [column[0] for column in cursor.description]
+            for values in page:
+                yield {k: v for k, v in zip(columns, values, strict=True) if v is not None}
+        cursor.close()
+    finally:
+        conn.close()
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row cannot be sent (``column`` is the input column, after renaming)."""
+
+    row_number: int
+    column: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}, column {self.column}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class PreparedRow:
+    """A valid row: the request to send (with its eid) and how the user identifies the row."""
+
+    row_number: int
+    row_key: str | None
+    request: PointsRequest
+    #: Looking the eid up before sending is needed: the eid may exist from an earlier run.
+    eid_may_exist: bool
+
+
+@dataclass
+class RowSpec:
+    """How rows become requests: the operation, constant values, renames and the eid rule.
+
+    ``eid_scope`` is what makes derived eids unique: ``(dag_id, task_id)`` for keyed rows,
+    and a per-task-instance uuid for rows identified by their position.
+    """
+
+    operation: BatchOperation
+    constants: Mapping[str, Any]
+    column_mapping: Mapping[str, str]
+    row_key_column: str | None
+    key_scope: str
+    position_namespace: uuid.UUID
+    _seen_eids: dict[int, int] = field(default_factory=dict)
+
+    def prepare(self, row_number: int, raw: Mapping[str, Any]) -> PreparedRow | list[RowProblem]:
+        """The request of one row, or every problem found in it."""
+        row = {self.column_mapping.get(key, key): value for key, value in raw.items()}
+        if "" in row:
+            return [RowProblem(row_number, "(row)", f"is not an object: {row['']!r}")]
+        problems: list[RowProblem] = []
+
+        def problem(exc: AltcraftValidationError) -> None:
+            text = exc.problem + (f"; {exc.accepted}" if exc.accepted else "")
+            problems.append(RowProblem(row_number, exc.parameter, text))
+
+        values = {name: self.constants.get(name) for name in CONSTANT_FIELDS}
+        values.update({name: row[name] for name in ROW_FIELDS if row.get(name) is not None})
+        try:
+            matching = matching_from(values)
+        except AltcraftValidationError as exc:
+            problem(exc)
+            matching = None
+        try:
+            operation, amount = self._operation_and_amount(values.get("amount"))
+        except AltcraftValidationError as exc:
+            problem(exc)
+            operation, amount = "redeem", None
+        row_key = None
+        if self.row_key_column is not None:
+            key_value = row.get(self.row_key_column)
+            if key_value is None or str(key_value).strip() == "":
+                problems.append(RowProblem(row_number, self.row_key_column, "the row key is empty"))
+            else:
+                row_key = str(key_value)
+        if problems or matching is None or amount is None:
+            return problems
+        given_eid = values.get("transaction_eid")
+        if given_eid is not None:
+            eid = str(given_eid)
+        elif row_key is not None:
+            eid = str(uuid.uuid5(TRANSACTION_EID_NAMESPACE, f"{self.key_scope}\nrow\n{row_key}"))
+        else:
+            eid = str(uuid.uuid5(self.position_namespace, str(row_number)))
+        try:
+            request = PointsRequest.build(
+                operation,
+                loyalty_program_id=values["loyalty_program_id"],
+                amount=amount,
+                matching=matching,
+                points_currency_iid=values["points_currency_iid"],
+                points_currency_eid=values["points_currency_eid"],
+                promotion_id=values["promotion_id"],
+                is_temp=False if values["is_temp"] is None else values["is_temp"],
+                temp_timeout_sec=values["temp_timeout_sec"],
+                created_at=values["created_at"],
+                transaction_eid=eid,
+                external_data=values["external_data"],
+                activation_date=values["activation_date"] if operation == "accrue" else None,
+                expiration_date=values["expiration_date"] if operation == "accrue" else None,
+            )
+        except AltcraftValidationError as exc:
+            problem(exc)
+            return problems
+        return PreparedRow(
+            row_number=row_number,
+            row_key=row_key,
+            request=request,
+            eid_may_exist=given_eid is not None or row_key is not None,
+        )
+
+    def check_unique(self, prepared: PreparedRow) -> RowProblem | None:
+        """A second row with the same eid would be skipped as already present: refuse it.
+
+        Only eids that come from the input (a key or an eid column) can repeat; the set holds
+        8-byte hashes, about 100 bytes a row.
+        """
+        if not prepared.eid_may_exist:
+            return None
+        eid = prepared.request.transaction_eid or ""
+        digest = int.from_bytes(uuid.uuid5(uuid.NAMESPACE_OID, eid).bytes[:8], "big")
+        first = self._seen_eids.setdefault(digest, prepared.row_number)
+        if first == prepared.row_number:
+            return None
+        column = self.row_key_column if prepared.row_key is not None else None
+        return RowProblem(
+            prepared.row_number,
+            column or "transaction_eid",
+            f"repeats the transaction of row {first}",
+        )
+
+    def _operation_and_amount(self, amount: object) -> tuple[PointsOperation, Decimal]:
+        """The operation of a row and its (positive) amount; by_sign reads it from the sign."""
+        from airflow_provider_altcraft.validation import parse_amount
+
+        if self.operation != "by_sign":
+            return self.operation, parse_amount(amount)
+        if isinstance(amount, str) and amount.strip().startswith("-"):
+            return "redeem", parse_amount(amount.strip()[1:])
+        if isinstance(amount, (int, Decimal)) and not isinstance(amount, bool) and amount < 0:
+            return "redeem", parse_amount(-amount)
+        if isinstance(amount, str) and amount.strip().startswith("+"):
+            amount = amount.strip()[1:]
+        return "accrue", parse_amount(amount)
+
+
+def position_namespace(dag_id: str, task_id: str, run_id: str, map_index: int) -> uuid.UUID:
+    """The namespace of a task instance's position-derived row eids (stable across retries)."""
+    from airflow_provider_altcraft.operators.base import derive_transaction_eid
+
+    return uuid.UUID(derive_transaction_eid(dag_id, task_id, run_id, map_index))
+
+
+def validate_rows(
+    source: RowSource, spec: RowSpec, on_problem: Callable[[RowProblem], None]
+) -> tuple[int, int]:
+    """One streaming pass over every row: returns ``(rows, valid rows)``."""
+    rows = valid = 0
+    for number, raw in source.read():
+        rows += 1
+        prepared = spec.prepare(number, raw)
+        if isinstance(prepared, list):
+            for found in prepared:
+                on_problem(found)
+            continue
+        duplicate = spec.check_unique(prepared)
+        if duplicate is not None:
+            on_problem(duplicate)
+            continue
+        valid += 1
+    return rows, valid
+
+
+def valid_rows(source: RowSource, spec: RowSpec, skip: Iterable[int] = ()) -> Iterator[PreparedRow]:
+    """The valid rows, read again from the source (rows numbered in ``skip`` are left out)."""
+    skipped = set(skip)
+    for number, raw in source.read():
+        if number in skipped:
+            continue
+        prepared = spec.prepare(number, raw)
+        if isinstance(prepared, PreparedRow):
+            yield prepared
+
+
+# -- scale-out ----------------------------------------------------------------------------------
+
+
+def chunk_rows(
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    rows_file: str | None = None,
+    rows_format: str | None = None,
+    chunk_size: int = 1000,
+) -> list[dict[str, Any]]:
+    """Split a list or a file into chunks: one keyword-argument dict per mapped task.
+
+    Use it with ``AltcraftBatchRedeemPointsOperator.partial(...).expand_kwargs(chunks)``. A
+    list gives ``{"rows": [...]}`` chunks; a file gives ``{"rows_file": path, "row_start": a,
+    "row_stop": b}`` ranges (the file is counted, not copied: every worker must see the path,
+    e.g. on shared storage). Row numbers stay those of the whole input, so results and errors
+    name the same rows whatever the chunk size.
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise AltcraftValidationError(
+            "chunk_size", f"{chunk_size!r} is not valid", "pass an int >= 1"
+        )
+    if (rows is None) == (rows_file is None):
+        raise AltcraftValidationError(
+            "rows", "pass exactly one of rows and rows_file", "a list of dicts or a file path"
+        )
+    if rows is not None:
+        return [{"rows": list(rows[i : i + chunk_size])} for i in range(0, len(rows), chunk_size)]
+    source = RowSource.build(rows_file=rows_file, rows_format=rows_format)
+    total = sum(1 for _ in source.read())
+    return [
+        {"rows_file": source.rows_file, "row_start": start, "row_stop": start + chunk_size}
+        for start in range(1, total + 1, chunk_size)
+    ]

@@ -1,0 +1,698 @@
+"""Batch operators: many redeem/accrue requests in one task, fast and exactly once.
+
+How a run goes:
+
+1. Every row is validated in one streaming pass, before any HTTP call; all bad rows are
+   reported together (row number, column, problem). ``invalid_rows="fail"`` stops here.
+2. The source is read again and the valid rows are sent by a thread pool over ONE hook (one
+   keep-alive session; a 429/503 Retry-After pauses every thread). At most ``concurrency``
+   rows are in flight: workers pull rows from the stream, so memory stays flat.
+3. Every row gets a deterministic ``transaction_eid`` (its own column, a uuid5 of its row key,
+   or a uuid5 of its position in this task instance). When that eid may already be in
+   Altcraft (a retried task, a row key or eid from the input) the member's transactions are
+   read once per member and matching rows are reported as already present, not sent.
+4. A per-row results file and a small JSON-safe summary (the XCom) are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_altcraft.batch_rows import (
+    BATCH_OPERATIONS,
+    CONSTANT_FIELDS,
+    BatchOperation,
+    PreparedRow,
+    RowProblem,
+    RowSource,
+    RowSpec,
+    chunk_rows,
+    position_namespace,
+    valid_rows,
+    validate_rows,
+)
+from airflow_provider_altcraft.compat import AirflowException, AirflowFailException, Context
+from airflow_provider_altcraft.exceptions import (
+    AltcraftAuthError,
+    AltcraftConfigError,
+    AltcraftError,
+    AltcraftValidationError,
+)
+from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS, AltcraftBaseOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+    from airflow_provider_altcraft.models import PointsRequest
+
+__all__ = [
+    "AltcraftBatchAccruePointsOperator",
+    "AltcraftBatchPointsOperator",
+    "AltcraftBatchRedeemPointsOperator",
+    "BatchSummary",
+    "chunk_rows",
+    "send_rows",
+]
+
+#: Invalid rows listed in the task's error message (all of them are in the results file).
+PROBLEMS_IN_MESSAGE = 20
+#: Members whose transaction eids are kept for lookups (least recently used are dropped).
+EID_INDEX_MEMBERS = 4096
+RESULT_COLUMNS = (
+    "row", "row_key", "transaction_eid", "operation", "amount", "status", "transaction_id",
+    "error",
+)  # fmt: skip
+
+
+# -- the send loop (usable without Airflow: the benchmarks call it directly) --------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RowResult:
+    row_number: int
+    row_key: str | None
+    transaction_eid: str | None
+    operation: str | None
+    amount: Decimal | None
+    status: str  # sent | already_present | failed | invalid
+    transaction_id: str | None = None
+    error: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "row": self.row_number,
+            "row_key": self.row_key,
+            "transaction_eid": self.transaction_eid,
+            "operation": self.operation,
+            "amount": None if self.amount is None else str(self.amount),
+            "status": self.status,
+            "transaction_id": self.transaction_id,
+            "error": self.error,
+        }
+
+
+@dataclasses.dataclass
+class BatchSummary:
+    """Counts of one run; :meth:`to_xcom` is what the task returns."""
+
+    rows: int = 0
+    valid: int = 0
+    sent: int = 0
+    redeemed: int = 0
+    accrued: int = 0
+    already_present: int = 0
+    failed: int = 0
+    skipped_invalid: int = 0
+    total_redeemed: Decimal = Decimal(0)
+    total_accrued: Decimal = Decimal(0)
+    duration_sec: float = 0.0
+    results_path: str | None = None
+
+    def add(self, result: RowResult) -> None:
+        if result.status == "failed":
+            self.failed += 1
+            return
+        if result.status == "invalid":
+            self.skipped_invalid += 1
+            return
+        if result.status == "already_present":
+            self.already_present += 1
+        else:
+            self.sent += 1
+            if result.operation == "redeem":
+                self.redeemed += 1
+            else:
+                self.accrued += 1
+        amount = result.amount or Decimal(0)
+        if result.operation == "redeem":
+            self.total_redeemed += amount
+        else:
+            self.total_accrued += amount
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.already_present + self.failed
+
+    def to_xcom(self) -> dict[str, Any]:
+        """JSON-safe: amounts as strings. ``total_amount`` = every amount now in the ledger for
+        these rows (sent now or already present)."""
+        return {
+            "rows": self.rows,
+            "sent": self.sent,
+            "redeemed": self.redeemed,
+            "accrued": self.accrued,
+            "already_present": self.already_present,
+            "failed": self.failed,
+            "skipped_invalid": self.skipped_invalid,
+            "total_amount": str(self.total_redeemed + self.total_accrued),
+            "total_redeemed": str(self.total_redeemed),
+            "total_accrued": str(self.total_accrued),
+            "duration_sec": round(self.duration_sec, 3),
+            "results_path": self.results_path,
+        }
+
+
+class EidIndex:
+    """The transaction eids already in Altcraft, per member, read once per member.
+
+    Altcraft has no lookup by eid: ``find_transaction_by_eid`` pages through the member's
+    transactions (100 a request). Looking up every row that way would cost
+    rows x pages requests; this costs pages per *member*, shared by all of that member's rows.
+    Only eids that existed when the member was first read are seen, which is all a check for
+    earlier runs needs (this run sends each eid once).
+    """
+
+    def __init__(self, hook: AltcraftHook, max_members: int = EID_INDEX_MEMBERS) -> None:
+        self._hook = hook
+        self._max_members = max_members
+        self._lock = threading.Lock()
+        self._members: OrderedDict[tuple[Any, ...], Future[dict[str, str]]] = OrderedDict()
+
+    def find(self, request: PointsRequest) -> str | None:
+        """The transaction_id holding ``request``'s eid, or None."""
+        key = (
+            request.loyalty_program_id,
+            request.matching,
+            request.points_currency_iid,
+            request.points_currency_eid,
+        )
+        with self._lock:
+            entry = self._members.get(key)
+            builder = entry is None
+            if entry is None:
+                entry = self._members[key] = Future()
+                if len(self._members) > self._max_members:
+                    self._members.popitem(last=False)
+            else:
+                self._members.move_to_end(key)
+        if builder:
+            try:
+                entry.set_result(self._read_member(request))
+            except BaseException as exc:
+                with self._lock:
+                    self._members.pop(key, None)  # let a later row try again
+                entry.set_exception(exc)
+        assert request.transaction_eid is not None
+        return entry.result().get(request.transaction_eid)
+
+    def _read_member(self, request: PointsRequest) -> dict[str, str]:
+        return {
+            transaction.transaction_eid: transaction.transaction_id
+            for transaction in self._hook.iter_account_transactions(
+                loyalty_program_id=request.loyalty_program_id,
+                matching=request.matching,
+                points_currency_iid=request.points_currency_iid,
+                points_currency_eid=request.points_currency_eid,
+            )
+            if transaction.transaction_eid
+        }
+
+
+def read_environment_once(hook: AltcraftHook) -> None:
+    """Resolve the proxy and CA-bundle environment once for the hook's session.
+
+    With ``trust_env`` requests re-reads proxy variables from ``os.environ`` on every request;
+    under Airflow's large environment that was a quarter of a loopback request's CPU time
+    (profiled). Same effect, read once: env proxies (honouring NO_PROXY) and
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE when the connection does not name a CA bundle itself.
+    """
+    import requests.utils
+
+    session = hook.session
+    if not session.trust_env:
+        return
+    session.proxies.update(requests.utils.get_environ_proxies(hook.settings.base_url))
+    if session.verify is True:
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        session.verify = bundle or True
+    session.trust_env = False  # also skips ~/.netrc, which could replace the token header
+
+
+def send_rows(
+    hook: AltcraftHook,
+    rows: Iterator[PreparedRow],
+    *,
+    concurrency: int,
+    check_existing: bool | None,
+    on_result: Callable[[RowResult], None],
+    on_tick: Callable[[], None] | None = None,
+    tick_seconds: float = 10.0,
+) -> None:
+    """Send every row exactly once with ``concurrency`` threads over one hook.
+
+    ``check_existing``: True looks every eid up, False none, None only rows whose eid came
+    from the input. ``on_result`` is called under a lock (one row at a time); ``on_tick``
+    every ``tick_seconds`` from the calling thread. An authentication error stops the batch
+    (every other row would fail the same way) and is raised.
+    """
+    import queue
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    read_environment_once(hook)  # also creates the shared session before the threads race
+    index = EidIndex(hook)
+    # Rows are read in the calling thread (a DB-API cursor must stay in the thread that
+    # opened it) and handed over through a short queue: memory stays flat.
+    handoff: queue.Queue[PreparedRow | None] = queue.Queue(maxsize=2 * concurrency)
+    result_lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def send_one(row: PreparedRow) -> RowResult:
+        request = row.request
+        common = (row.row_number, row.row_key, request.transaction_eid, request.operation)
+        look_up = row.eid_may_exist if check_existing is None else check_existing
+        try:
+            if look_up and (existing := index.find(request)) is not None:
+                return RowResult(*common, request.amount, "already_present", existing)
+            sent = hook.send_points_request_once(request, check_existing=False)
+        except AltcraftAuthError:
+            raise  # every other row would fail the same way: stop the batch
+        except AltcraftError as exc:
+            return RowResult(*common, request.amount, "failed", error=str(exc))
+        status = "already_present" if sent.already_existed else "sent"
+        return RowResult(*common, request.amount, status, sent.transaction_id)
+
+    def worker() -> None:
+        while (row := handoff.get()) is not None:
+            if stop.is_set():
+                continue  # drain, so the reader never blocks on a full queue
+            try:
+                result = send_one(row)
+            except BaseException as exc:
+                errors.append(exc)
+                stop.set()
+                continue
+            with result_lock:
+                on_result(result)
+
+    next_tick = time.monotonic() + tick_seconds
+
+    def tick() -> None:
+        nonlocal next_tick
+        if on_tick is not None and time.monotonic() >= next_tick:
+            next_tick = time.monotonic() + tick_seconds
+            on_tick()
+
+    def hand_over(item: PreparedRow | None) -> None:
+        while True:
+            try:
+                handoff.put(item, timeout=min(tick_seconds, 0.5))
+                return
+            except queue.Full:
+                tick()
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="altcraft-batch") as pool:
+        workers = [pool.submit(worker) for _ in range(concurrency)]
+        try:
+            for row in rows:
+                if stop.is_set():
+                    break
+                hand_over(row)
+                tick()
+        except BaseException:
+            stop.set()  # e.g. the task is being killed: the workers drop the queued rows
+            raise
+        finally:
+            for _ in workers:
+                hand_over(None)
+            while wait(workers, timeout=min(tick_seconds, 0.5)).not_done:
+                tick()
+    if on_tick is not None:
+        on_tick()
+    if errors:
+        raise errors[0]
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+class ResultsWriter:
+    """Per-row results as CSV or JSON lines (chosen by the file name: .jsonl/.ndjson)."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self._jsonl = path.lower().endswith((".jsonl", ".ndjson"))
+        self._file: IO[str] = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        if self._jsonl:
+            import json
+
+            self._dumps = json.dumps
+        else:
+            import csv
+
+            self._csv = csv.DictWriter(self._file, fieldnames=RESULT_COLUMNS)
+            self._csv.writeheader()
+
+    def write(self, result: RowResult) -> None:
+        record = result.as_record()
+        if self._jsonl:
+            self._file.write(self._dumps(record) + "\n")
+        else:
+            self._csv.writerow(record)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Progress:
+    """A log line at a steady cadence: rows done, rate, ETA (never row contents)."""
+
+    def __init__(self, log: Any, total: int, summary: BatchSummary) -> None:
+        self._log = log
+        self._total = total
+        self._summary = summary
+        self._started = time.monotonic()
+
+    def __call__(self) -> None:
+        done = self._summary.done
+        elapsed = time.monotonic() - self._started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self._total - done) / rate if rate > 0 else float("inf")
+        self._log.info(
+            "Batch progress: %d/%d rows (%.0f%%), %.0f rows/s, ETA %.0f s; %d failed",
+            done, self._total, 100.0 * done / max(self._total, 1), rate, eta, self._summary.failed,
+        )  # fmt: skip
+
+
+# -- operators ----------------------------------------------------------------------------------
+
+
+class AltcraftBatchPointsOperator(AltcraftBaseOperator):
+    """Redeem and/or accrue points for many rows in one task, each exactly once.
+
+    :param operation: ``"redeem"``, ``"accrue"`` or ``"by_sign"`` (a negative amount redeems
+        its absolute value, a positive one accrues: signed historical adjustments).
+    :param rows: a list of dicts (templated, or an XComArg), keys named as the single
+        operator's arguments (email/phone/profile_id/field_name/field_value/matching, amount,
+        transaction_eid, created_at, external_data, promotion_id, ...).
+    :param rows_file: a local CSV (header row) or JSON-lines file; streamed.
+    :param rows_format: ``"csv"`` or ``"jsonl"``; default from the file name.
+    :param sql: a query whose columns are row fields, run on ``sql_conn_id`` (any common.sql
+        connection); fetched in pages (a server-side cursor on PostgreSQL).
+    :param sql_parameters: parameters of the query.
+    :param row_start: first row number to send (1-based; see :func:`chunk_rows`).
+    :param row_stop: row number to stop before.
+    :param column_mapping: input column -> row field, e.g. ``{"points": "amount"}``.
+    :param row_key_column: a column that identifies a row across runs: its eid is a uuid5 of
+        (dag_id, task_id, key), so a re-run by any DAG run finds it. Without it, eids derive
+        from the row's position and the task instance (dag_id, task_id, run_id, map_index).
+    :param loyalty_program_id, points_currency_iid, points_currency_eid, promotion_id,
+        is_temp, temp_timeout_sec, created_at, external_data, matching, activation_date,
+        expiration_date: values for every row (a row's own value wins).
+    :param concurrency: requests in flight at once (threads over one keep-alive session).
+    :param max_requests_per_second: client-side cap shared by all threads (default: the
+        connection's ``max_requests_per_second``).
+    :param check_existing: look eids up before sending. Default: on a retried task every row;
+        otherwise rows whose eid came from the input (a row key or an eid column).
+    :param invalid_rows: ``"fail"`` (default; nothing is sent if any row is bad) or ``"skip"``.
+    :param failed_rows: ``"fail"`` (default: the task fails after every row was tried if any
+        failed), ``"ignore"``, or an int: the most failed rows tolerated.
+    :param results_path: per-row results, CSV or ``.jsonl``; default under the temp dir,
+        named after the task instance.
+    :param progress_interval_sec: seconds between progress log lines.
+
+    Returns (XCom) the summary: rows, sent, redeemed, accrued, already_present, failed,
+    skipped_invalid, total_amount / total_redeemed / total_accrued (strings), duration_sec,
+    results_path.
+    """
+
+    operation: ClassVar[BatchOperation | None] = None
+    template_fields: Sequence[str] = (
+        "altcraft_conn_id", "rows", "rows_file", "sql", "sql_parameters", "row_start",
+        "row_stop", "results_path", *CONSTANT_FIELDS,
+    )  # fmt: skip
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "rows": "json"}
+
+    def __init__(
+        self,
+        *,
+        operation: BatchOperation | None = None,
+        rows: Sequence[Mapping[str, Any]] | str | None = None,
+        rows_file: str | None = None,
+        rows_format: str | None = None,
+        sql: str | None = None,
+        sql_conn_id: str | None = None,
+        sql_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        row_start: int | str | None = None,
+        row_stop: int | str | None = None,
+        column_mapping: Mapping[str, str] | None = None,
+        row_key_column: str | None = None,
+        loyalty_program_id: int | str | None = None,
+        points_currency_iid: int | str | None = None,
+        points_currency_eid: str | None = None,
+        promotion_id: str | None = None,
+        is_temp: bool | str | None = None,
+        temp_timeout_sec: int | str | None = None,
+        created_at: str | None = None,
+        external_data: dict[str, Any] | str | None = None,
+        matching: str | None = None,
+        activation_date: str | None = None,
+        expiration_date: str | None = None,
+        concurrency: int = 8,
+        max_requests_per_second: float | None = None,
+        check_existing: bool | None = None,
+        invalid_rows: str = "fail",
+        failed_rows: str | int = "fail",
+        results_path: str | None = None,
+        progress_interval_sec: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        chosen = operation if operation is not None else type(self).operation
+        if chosen not in BATCH_OPERATIONS:
+            raise AltcraftValidationError(
+                "operation",
+                f"{chosen!r} is not an operation",
+                "use 'redeem', 'accrue' or 'by_sign'",
+            )
+        self.batch_operation: BatchOperation = chosen  # type: ignore[assignment]
+        self.rows = rows
+        self.rows_file = rows_file
+        self.rows_format = rows_format
+        self.sql = sql
+        self.sql_conn_id = sql_conn_id
+        self.sql_parameters = sql_parameters
+        self.row_start = row_start
+        self.row_stop = row_stop
+        self.column_mapping = dict(column_mapping or {})
+        self.row_key_column = row_key_column
+        self.loyalty_program_id = loyalty_program_id
+        self.points_currency_iid = points_currency_iid
+        self.points_currency_eid = points_currency_eid
+        self.promotion_id = promotion_id
+        self.is_temp = is_temp
+        self.temp_timeout_sec = temp_timeout_sec
+        self.created_at = created_at
+        self.external_data = external_data
+        self.matching = matching
+        self.activation_date = activation_date
+        self.expiration_date = expiration_date
+        self.concurrency = concurrency
+        self.max_requests_per_second = max_requests_per_second
+        self.check_existing = check_existing
+        self.invalid_rows = invalid_rows
+        self.failed_rows = failed_rows
+        self.results_path = results_path
+        self.progress_interval_sec = progress_interval_sec
+        self._check_policies()
+        self.check_arguments_at_parse_time()
+
+    def _check_policies(self) -> None:
+        if self.invalid_rows not in ("fail", "skip"):
+            raise AltcraftValidationError(
+                "invalid_rows", f"{self.invalid_rows!r} is not a policy", "use 'fail' or 'skip'"
+            )
+        failed = self.failed_rows
+        if failed not in ("fail", "ignore") and (
+            isinstance(failed, bool) or not isinstance(failed, int) or failed < 0
+        ):
+            raise AltcraftValidationError(
+                "failed_rows", f"{failed!r} is not a policy", "use 'fail', 'ignore' or an int >= 0"
+            )
+        if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= 256:
+            raise AltcraftValidationError(
+                "concurrency", f"{self.concurrency!r} is out of range", "use 1 to 256"
+            )
+        rate = self.max_requests_per_second
+        if rate is not None and (isinstance(rate, bool) or not rate > 0):
+            raise AltcraftValidationError(
+                "max_requests_per_second", f"{rate!r} is not a rate", "use a number > 0 or None"
+            )
+
+    def build(self, values: Mapping[str, Any]) -> tuple[RowSource, dict[str, Any]]:
+        """The row source and the constants, checked (rows are checked in execute)."""
+        source = RowSource.build(
+            rows=values["rows"],
+            rows_file=values["rows_file"],
+            rows_format=self.rows_format,
+            sql=values["sql"],
+            sql_conn_id=self.sql_conn_id,
+            sql_parameters=values["sql_parameters"],
+            row_start=values["row_start"],
+            row_stop=values["row_stop"],
+        )
+        constants = {name: values[name] for name in CONSTANT_FIELDS if values[name] is not None}
+        for name, value in constants.items():
+            check = SINGLE_ARGUMENT_CHECKS.get(name)
+            if check is not None:
+                check(value, name)
+        return source, constants
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        source, constants = self.build_for_execute()
+        ti = context["ti"]
+        map_index = -1 if ti.map_index is None else ti.map_index
+        spec = RowSpec(
+            operation=self.batch_operation,
+            constants=constants,
+            column_mapping=self.column_mapping,
+            row_key_column=self.row_key_column,
+            key_scope=f"{ti.dag_id}\n{ti.task_id}",
+            position_namespace=position_namespace(ti.dag_id, ti.task_id, ti.run_id, map_index),
+        )
+        check_existing = self.check_existing
+        if check_existing is None and ti.try_number > 1:
+            check_existing = True  # an earlier try may have sent any row
+        summary = BatchSummary(results_path=self.results_path or self._default_results_path(ti))
+        started = time.monotonic()
+        writer = ResultsWriter(summary.results_path or "")
+        try:
+            bad_rows = self._validate(source, spec, summary, writer)
+            self._send(source, spec, bad_rows, summary, writer, check_existing)
+        finally:
+            writer.close()
+            summary.duration_sec = time.monotonic() - started
+        result = summary.to_xcom()
+        self.log.info("Batch done: %s", result)
+        self._apply_failed_policy(summary)
+        return result
+
+    def _validate(
+        self, source: RowSource, spec: RowSpec, summary: BatchSummary, writer: ResultsWriter
+    ) -> set[int]:
+        """Validate every row; returns the numbers of the bad ones (fails on policy "fail")."""
+        problems: list[RowProblem] = []
+        bad_rows: set[int] = set()
+
+        def on_problem(found: RowProblem) -> None:
+            if len(problems) < PROBLEMS_IN_MESSAGE:
+                problems.append(found)
+            bad_rows.add(found.row_number)
+            writer.write(
+                RowResult(found.row_number, None, None, None, None, "invalid", error=str(found))
+            )
+
+        self.log.info("Validating rows from %s", source.describe())
+        try:
+            summary.rows, summary.valid = validate_rows(source, spec, on_problem)
+        except (OSError, AltcraftValidationError) as exc:
+            raise AirflowFailException(f"Cannot read the rows: {exc}") from None
+        summary.skipped_invalid = len(bad_rows)
+        if bad_rows:
+            listed = "\n".join(f"  {found}" for found in problems)
+            more = len(bad_rows) - len({found.row_number for found in problems})
+            message = (
+                f"{len(bad_rows)} of {summary.rows} rows are invalid"
+                + (
+                    f" (first {len(problems)} problems listed; all in {writer.path})"
+                    if more
+                    else ""
+                )
+                + f":\n{listed}"
+            )
+            if self.invalid_rows == "fail":
+                raise AirflowFailException(message + "\nNothing was sent (invalid_rows='fail').")
+            self.log.warning("%s\nThese rows are skipped (invalid_rows='skip').", message)
+        return bad_rows
+
+    def _send(
+        self,
+        source: RowSource,
+        spec: RowSpec,
+        bad_rows: set[int],
+        summary: BatchSummary,
+        writer: ResultsWriter,
+        check_existing: bool | None,
+    ) -> None:
+        if summary.valid == 0:
+            return
+        hook = self.hook
+        try:
+            # Size the keep-alive pool to the threads, and apply this task's rate cap; both are
+            # read by the hook when it creates its session and throttle.
+            settings = hook.settings
+            hook.settings = dataclasses.replace(
+                settings,
+                pool_maxsize=max(settings.pool_maxsize, self.concurrency),
+                max_requests_per_second=(
+                    self.max_requests_per_second or settings.max_requests_per_second
+                ),
+            )
+        except AltcraftConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.log.info(
+            "Sending %d rows (%s) with %d threads%s",
+            summary.valid, self.batch_operation, self.concurrency,
+            f", at most {hook.settings.max_requests_per_second}/s"
+            if hook.settings.max_requests_per_second else "",
+        )  # fmt: skip
+
+        def on_result(result: RowResult) -> None:
+            summary.add(result)
+            writer.write(result)
+
+        try:
+            send_rows(
+                hook,
+                valid_rows(source, spec, skip=bad_rows),
+                concurrency=self.concurrency,
+                check_existing=check_existing,
+                on_result=on_result,
+                on_tick=Progress(self.log, summary.valid, summary),
+                tick_seconds=self.progress_interval_sec,
+            )
+        except AltcraftAuthError as exc:
+            raise AirflowFailException(str(exc)) from None
+        finally:
+            hook.close()
+
+    def _apply_failed_policy(self, summary: BatchSummary) -> None:
+        if not summary.failed or self.failed_rows == "ignore":
+            return
+        allowed = 0 if self.failed_rows == "fail" else int(self.failed_rows)
+        if summary.failed > allowed:
+            raise AirflowException(
+                f"{summary.failed} of {summary.valid} rows failed (allowed: {allowed}); "
+                f"errors per row in {summary.results_path}. A retry sends only what is missing."
+            )
+        self.log.warning("%d rows failed (allowed: %d)", summary.failed, allowed)
+
+    @staticmethod
+    def _default_results_path(ti: Any) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ti.run_id)
+        suffix = "" if ti.map_index in (None, -1) else f"_{ti.map_index}"
+        return os.path.join(
+            tempfile.gettempdir(), "altcraft_batch", ti.dag_id, safe, f"{ti.task_id}{suffix}.csv"
+        )
+
+
+class AltcraftBatchRedeemPointsOperator(AltcraftBatchPointsOperator):
+    """Redeem points for many rows (see :class:`AltcraftBatchPointsOperator`)."""
+
+    operation = "redeem"
+
+
+class AltcraftBatchAccruePointsOperator(AltcraftBatchPointsOperator):
+    """Accrue points for many rows (see :class:`AltcraftBatchPointsOperator`)."""
+
+    operation = "accrue"

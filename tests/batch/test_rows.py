@@ -1,0 +1,111 @@
+"""Row reading, validation reports and chunking (no HTTP: these run before any request)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_altcraft.batch_rows import (
+    RowProblem,
+    RowSource,
+    RowSpec,
+    chunk_rows,
+    validate_rows,
+)
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from tests.batch.conftest import make_rows, write_csv
+
+
+def spec(**overrides: object) -> RowSpec:
+    values: dict[str, object] = {
+        "operation": "redeem",
+        "constants": {"loyalty_program_id": 1},
+        "column_mapping": {},
+        "row_key_column": None,
+        "key_scope": "dag\ntask",
+        "position_namespace": uuid.UUID(int=1),
+    }
+    values.update(overrides)
+    return RowSpec(**values)  # type: ignore[arg-type]
+
+
+def problems_of(source: RowSource, row_spec: RowSpec) -> list[str]:
+    found: list[RowProblem] = []
+    validate_rows(source, row_spec, found.append)
+    return [str(problem) for problem in found]
+
+
+def test_every_bad_row_is_reported_with_number_and_column() -> None:
+    rows = make_rows(6)
+    rows[0]["amount"] = "abc"
+    rows[2]["email"] = "nobody"
+    rows[3]["amount"] = 2.5
+    rows[4].pop("email")
+    rows[4]["amount"] = "0"
+
+    found = problems_of(RowSource.build(rows=rows), spec())
+
+    assert [problem.split(":")[0] for problem in found] == [
+        "row 1, column amount",
+        "row 3, column email",
+        "row 4, column amount",
+        "row 5, column matching",
+        "row 5, column amount",
+    ]
+    assert "float 2.5 is refused" in found[2]
+    assert not any("nobody" in p or "member" in p for p in found)  # no personal data
+
+
+def test_repeated_row_keys_are_invalid() -> None:
+    rows = make_rows(4)
+    rows[3]["order_id"] = rows[1]["order_id"]
+
+    found = problems_of(RowSource.build(rows=rows), spec(row_key_column="order_id"))
+
+    assert found == ["row 4, column order_id: repeats the transaction of row 2"]
+
+
+def test_column_mapping_and_by_sign(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "rows.csv",
+        [{"who": "member1@example.com", "points": "-2.50"}, {"who": "member2@example.com",
+         "points": "3"}],
+    )  # fmt: skip
+    row_spec = spec(operation="by_sign", column_mapping={"who": "email", "points": "amount"})
+
+    prepared = [row_spec.prepare(n, row) for n, row in RowSource.build(rows_file=path).read()]
+
+    assert [(p.request.operation, str(p.request.amount)) for p in prepared] == [  # type: ignore[union-attr]
+        ("redeem", "2.50"),
+        ("accrue", "3"),
+    ]
+
+
+def test_chunks_of_a_file_cover_every_row_once(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "rows.csv", make_rows(25))
+
+    chunks = chunk_rows(rows_file=str(path), chunk_size=10)
+
+    assert [(c["row_start"], c["row_stop"]) for c in chunks] == [(1, 11), (11, 21), (21, 31)]
+    numbers = [
+        number
+        for chunk in chunks
+        for number, _ in RowSource.build(
+            rows_file=chunk["rows_file"], row_start=chunk["row_start"], row_stop=chunk["row_stop"]
+        ).read()
+    ]
+    assert numbers == list(range(1, 26))
+
+
+def test_chunks_of_a_list() -> None:
+    chunks = chunk_rows(make_rows(5), chunk_size=2)
+    assert [len(chunk["rows"]) for chunk in chunks] == [2, 2, 1]
+
+
+def test_exactly_one_input_is_required() -> None:
+    with pytest.raises(AltcraftValidationError, match="several inputs"):
+        RowSource.build(rows=[], rows_file="x.csv")
+    with pytest.raises(AltcraftValidationError, match="sql_conn_id: is missing"):
+        RowSource.build(sql="SELECT 1")

@@ -28,7 +28,8 @@ def main(url: str, log_path: str) -> int:
         )
         print(
             f"balance of {transaction['profile_id']}: before {transaction['balance_before']}, "
-            f"after the run {balance['active_balance']} (active), {balance['total_balance']} (total)"
+            f"after the run {balance['active_balance']} (active), "
+            f"{balance['total_balance']} (total)"
         )
     print(f"DAG run: {run_state[-1] if run_state else 'unknown'}")
     return 0

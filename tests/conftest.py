@@ -64,8 +64,11 @@ def sandbox_session() -> Iterator[SandboxHandle]:
 
 @pytest.fixture
 def sandbox(sandbox_session: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
-    """The session's sandbox, back to the seed, with no faults and default options."""
-    sandbox_session.reset()
+    """The session's sandbox on the example seed, with no faults and default options.
+
+    The seed is loaded rather than reset to: a test that loads its own seed makes that the
+    reset target."""
+    sandbox_session.load_seed(SEED_PATH)
     sandbox_session.clear_faults()
     sandbox_session.configure(
         duplicate_eid="accept",

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from decimal import Decimal
+from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_altcraft.batch_rows import (
@@ -47,10 +48,10 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftError,
     AltcraftValidationError,
 )
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS, AltcraftBaseOperator
 
 if TYPE_CHECKING:
-    from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
     from airflow_provider_altcraft.models import PointsRequest
 
 __all__ = [
@@ -216,26 +217,6 @@ class EidIndex:
         }
 
 
-def read_environment_once(hook: AltcraftHook) -> None:
-    """Resolve the proxy and CA-bundle environment once for the hook's session.
-
-    With ``trust_env`` requests re-reads proxy variables from ``os.environ`` on every request;
-    under Airflow's large environment that was a quarter of a loopback request's CPU time
-    (profiled). Same effect, read once: env proxies (honouring NO_PROXY) and
-    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE when the connection does not name a CA bundle itself.
-    """
-    import requests.utils
-
-    session = hook.session
-    if not session.trust_env:
-        return
-    session.proxies.update(requests.utils.get_environ_proxies(hook.settings.base_url))
-    if session.verify is True:
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        session.verify = bundle or True
-    session.trust_env = False  # also skips ~/.netrc, which could replace the token header
-
-
 def send_rows(
     hook: AltcraftHook,
     rows: Iterator[PreparedRow],
@@ -256,7 +237,7 @@ def send_rows(
     import queue
     from concurrent.futures import ThreadPoolExecutor, wait
 
-    read_environment_once(hook)  # also creates the shared session before the threads race
+    hook.session  # noqa: B018  # create the shared session before the threads race for it
     index = EidIndex(hook)
     # Rows are read in the calling thread (a DB-API cursor must stay in the thread that
     # opened it) and handed over through a short queue: memory stays flat.
@@ -548,6 +529,15 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
                 check(value, name)
         return source, constants
 
+    @cached_property
+    def hook(self) -> AltcraftHook:
+        """One hook for all threads: its keep-alive pool sized to them, this task's rate cap."""
+        return AltcraftHook(
+            self.altcraft_conn_id,
+            pool_maxsize=self.concurrency,
+            max_requests_per_second=self.max_requests_per_second,
+        )
+
     def execute(self, context: Context) -> dict[str, Any]:
         source, constants = self.build_for_execute()
         ti = context["ti"]
@@ -628,16 +618,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             return
         hook = self.hook
         try:
-            # Size the keep-alive pool to the threads, and apply this task's rate cap; both are
-            # read by the hook when it creates its session and throttle.
-            settings = hook.settings
-            hook.settings = dataclasses.replace(
-                settings,
-                pool_maxsize=max(settings.pool_maxsize, self.concurrency),
-                max_requests_per_second=(
-                    self.max_requests_per_second or settings.max_requests_per_second
-                ),
-            )
+            hook.settings  # noqa: B018  # a bad connection fails here, before any thread starts
         except AltcraftConfigError as exc:
             raise AirflowFailException(str(exc)) from None
         self.log.info(

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.conftest import SEED_PATH
 
 #: Members b-0 .. b-49, each with this many stars: enough for every test's redemptions.
 MEMBERS = 50
@@ -55,12 +54,10 @@ def make_rows(count: int, *, start: int = 1) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def batch_sandbox(sandbox: SandboxHandle, airflow_db: Path) -> Iterator[SandboxHandle]:
-    """The session sandbox loaded with the batch seed (``reset`` brings this seed back while
-    the test runs; afterwards the example seed is the reset target again, as other tests
-    expect)."""
+    """The session sandbox loaded with the batch seed (the ``sandbox`` fixture brings the
+    example seed back for the next test)."""
     sandbox.load_seed(batch_seed())
     yield sandbox
-    sandbox.load_seed(SEED_PATH)
 
 
 def batch_transactions(sandbox: SandboxHandle) -> list[dict[str, Any]]:
@@ -108,23 +105,3 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
-
-
-@pytest.fixture(autouse=True)
-def _xcoms_on_airflow_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work around tests/dagrun.py on 2.11 (reported to the lead): there XCom rows are
-    deserialized on load (BaseXCom.init_on_load), so XCom.deserialize_value(row) fails with
-    "'dict' object has no attribute 'decode'"; the loaded row's value is already the value."""
-    from airflow_provider_altcraft.compat import AIRFLOW_V_3
-
-    if AIRFLOW_V_3:
-        return
-    from tests import dagrun
-
-    def xcoms(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int, str], Any]:
-        from airflow.models.xcom import XCom
-
-        rows = XCom.get_many(run_id=run_id, dag_ids=dag_id, session=session).all()
-        return {(r.task_id, r.map_index, r.key): r.value for r in rows}
-
-    monkeypatch.setattr(dagrun, "_xcoms", xcoms)

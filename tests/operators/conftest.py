@@ -32,8 +32,8 @@ BOB_STARS = Decimal("120.50")
 
 
 def load_example_seed(sandbox: SandboxHandle) -> None:
-    """Load the example seed (not just reset to the current one: another suite may have
-    loaded its own) and forget the task records of earlier tests."""
+    """Load the example seed (module-scoped fixtures use the session sandbox directly) and
+    forget the task records of earlier tests."""
     sandbox.load_seed(SEED_PATH)
     failures_file().unlink(missing_ok=True)
     argument_types_file().unlink(missing_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -71,7 +71,7 @@ class ConnectionSettings:
     """Everything the hook needs from the connection, parsed and checked once."""
 
     base_url: str
-    token: str
+    token: str = field(repr=False)  # never in a repr (test diffs, debug prints)
     timeout: float = 30.0
     connect_timeout: float = 10.0
     verify: bool | str = True

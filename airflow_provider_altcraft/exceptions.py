@@ -12,6 +12,7 @@ __all__ = [
     "AltcraftAuthError",
     "AltcraftBadResponseError",
     "AltcraftConfigError",
+    "AltcraftEidSettledError",
     "AltcraftError",
     "AltcraftOutcomeUnknownError",
     "AltcraftRateLimitError",
@@ -100,8 +101,10 @@ class AltcraftBadResponseError(AltcraftApiError):
 class AltcraftTransportError(AltcraftError):
     """No answer could be had (connection refused, timeouts) after every allowed retry.
 
-    Only raised where the request is known not to have changed anything: calls that read, or
-    a call that failed before it was sent.
+    For redeem and accrue it means nothing was sent (otherwise the error is
+    :class:`AltcraftOutcomeUnknownError`). Other calls may have been applied without an answer:
+    reads change nothing, and the state changes (commit, rollback, cancel, members) can be
+    sent again safely.
     """
 
     def __init__(self, endpoint: str, message: str) -> None:
@@ -117,23 +120,14 @@ class AltcraftOutcomeUnknownError(AltcraftError):
     does; look the transaction up by its ``transaction_eid`` first
     (:meth:`AltcraftHook.find_transaction_by_eid`), as the operators do.
 
-    ``may_still_apply`` is True when Altcraft may still be working on the request (a read
-    timeout, HTTP 504): not finding the transaction right away then proves nothing, so it must
-    not be sent again until later (e.g. the task's next try, which looks the eid up first).
+    Altcraft may still be working on the request, so not finding the transaction right away
+    proves nothing: it is only sent again later (the task's next try looks the eid up first).
     """
 
-    def __init__(
-        self,
-        endpoint: str,
-        reason: str,
-        transaction_eid: str | None,
-        *,
-        may_still_apply: bool = False,
-    ) -> None:
+    def __init__(self, endpoint: str, reason: str, transaction_eid: str | None) -> None:
         self.endpoint = endpoint
         self.reason = reason
         self.transaction_eid = transaction_eid
-        self.may_still_apply = may_still_apply
         eid_note = (
             f"look up transaction_eid {transaction_eid!r} before sending again"
             if transaction_eid
@@ -142,4 +136,18 @@ class AltcraftOutcomeUnknownError(AltcraftError):
         super().__init__(
             f"Altcraft {endpoint}: outcome unknown ({reason}); the request may have been "
             f"applied; {eid_note}"
+        )
+
+
+class AltcraftEidSettledError(AltcraftError):
+    """The ``transaction_eid`` already names a transaction that was rolled back, cancelled or
+    expired: it cannot be applied again under that eid (a retry cannot change that)."""
+
+    def __init__(self, transaction_eid: str, transaction_id: str, status: str) -> None:
+        self.transaction_eid = transaction_eid
+        self.transaction_id = transaction_id
+        self.status = status
+        super().__init__(
+            f"transaction_eid {transaction_eid!r} already names transaction {transaction_id}, "
+            f"which is {status}; to apply it again, use a new transaction_eid"
         )

@@ -21,6 +21,7 @@ from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.validation import (
     currency_payload,
     format_amount,
+    format_optional_amount,
     format_rfc3339,
     parse_amount,
     parse_bool,
@@ -378,17 +379,21 @@ class PointsTransaction:
         return {
             "transaction_id": self.transaction_id,
             "transaction_eid": self.transaction_eid,
-            "balance_before": None if self.balance_before is None else str(self.balance_before),
-            "balance_after": None if self.balance_after is None else str(self.balance_after),
+            "balance_before": format_optional_amount(self.balance_before),
+            "balance_after": format_optional_amount(self.balance_after),
             "already_existed": self.already_existed,
         }
 
 
 @dataclass(frozen=True)
 class TransactionResult:
-    """Result of commit / rollback / cancel: ``balance`` is the active balance after it."""
+    """Result of commit / rollback / cancel: ``balance`` is the active balance after it.
 
-    transaction_id: str
+    Both are None when the answer was lost and a retry was refused as "already done": the
+    change happened, but Altcraft's answer to it never arrived.
+    """
+
+    transaction_id: str | None
     balance: Decimal | None
 
     @classmethod

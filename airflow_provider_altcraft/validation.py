@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
@@ -29,6 +29,7 @@ _AMOUNT_ACCEPTED = (
 _PLAIN_DECIMAL = re.compile(r"\d+(\.\d+)?")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DIGITS = re.compile(r"[0-9]+")
 _DATETIME_ACCEPTED = (
     "pass a timezone-aware datetime or an RFC3339 string such as '2024-09-01T12:34:56Z'"
 )
@@ -74,7 +75,10 @@ def parse_amount(value: object, parameter: str = "amount") -> Decimal:
             parameter, f"{value!r} is larger than {AMOUNT_MAX}", _AMOUNT_ACCEPTED
         )
     quantum = Decimal(1).scaleb(-AMOUNT_MAX_DECIMAL_PLACES)
-    if amount != amount.quantize(quantum):
+    with localcontext() as exact:  # the caller's context may have a small precision
+        exact.prec = 50
+        too_precise = amount != amount.quantize(quantum)
+    if too_precise:
         raise AltcraftValidationError(
             parameter,
             f"{value!r} has more than {AMOUNT_MAX_DECIMAL_PLACES} decimal places",
@@ -84,8 +88,12 @@ def parse_amount(value: object, parameter: str = "amount") -> Decimal:
 
 
 def format_amount(amount: Decimal) -> str:
-    """Wire form of an amount: plain notation, never an exponent ("1E+3")."""
+    """Wire and XCom form of an amount: plain notation, never an exponent ("1E+3")."""
     return format(amount, "f")
+
+
+def format_optional_amount(amount: Decimal | None) -> str | None:
+    return None if amount is None else format_amount(amount)
 
 
 def parse_wire_decimal(value: object, field: str) -> Decimal:
@@ -107,7 +115,7 @@ def parse_positive_int(value: object, parameter: str) -> int:
         raise AltcraftValidationError(parameter, f"{value!r} is not a whole number", accepted)
     if isinstance(value, str):
         text = value.strip()
-        if not text.isdigit():
+        if not _DIGITS.fullmatch(text):  # not isdigit(): it accepts "²", which int() refuses
             raise AltcraftValidationError(parameter, f"{value!r} is not a whole number", accepted)
         number = int(text)
     elif isinstance(value, int):

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import random
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
@@ -42,6 +43,7 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
     AltcraftAuthError,
     AltcraftBadResponseError,
+    AltcraftEidSettledError,
     AltcraftError,
     AltcraftOutcomeUnknownError,
     AltcraftRateLimitError,
@@ -82,8 +84,6 @@ API_PREFIX = "/api/v1.1/"
 AUTH_ERROR_CODES = frozenset({401, 403})
 #: After one of these the request was not processed, so even redeem may be sent again.
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
-#: A gateway gave up waiting: the request may still be running behind it.
-GATEWAY_TIMEOUT = 504
 #: How a refused resend of a state change says "this already happened" (see
 #: ``_transaction_action``), per endpoint, lower case.
 ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
@@ -91,6 +91,9 @@ ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
     "loyalty/rollback_transaction": ("already rolled back",),
     "loyalty/cancel_transaction": ("already cancelled", "already canceled"),
 }
+#: Transaction states (reported by the sandbox; Altcraft documents none) in which a
+#: transaction no longer holds or moves points: its eid cannot be applied again.
+SETTLED_STATUSES = frozenset({"rolled_back", "cancelled", "canceled", "expired"})
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 #: Sent by test_connection, which expects Altcraft to refuse it.
 CONNECTION_TEST_INVALID_TOKEN = "airflow-connection-test-invalid-token"
@@ -247,6 +250,8 @@ class AltcraftHook(BaseHook):
             return str(exc)
         except AltcraftBadResponseError:
             raise
+        except (AltcraftRateLimitError, AltcraftServerError):
+            raise  # says nothing about the token
         except AltcraftApiError as exc:
             if exc.http_status is not None and exc.http_status >= 500:
                 raise
@@ -299,12 +304,7 @@ class AltcraftHook(BaseHook):
                 reason = _describe_transport_error(exc)
                 sent = _request_was_sent(exc)
                 if sent and not resend_safe:
-                    raise AltcraftOutcomeUnknownError(
-                        endpoint,
-                        reason,
-                        transaction_eid,
-                        may_still_apply=isinstance(exc, requests.ReadTimeout),
-                    ) from exc
+                    raise AltcraftOutcomeUnknownError(endpoint, reason, transaction_eid) from exc
                 if retries_left <= 0:
                     raise AltcraftTransportError(
                         endpoint, f"{reason} (after {attempt} attempts)"
@@ -322,12 +322,7 @@ class AltcraftHook(BaseHook):
             self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
             if status == 429 or status >= 500:
                 if status not in NOT_PROCESSED_STATUSES and not resend_safe:
-                    raise AltcraftOutcomeUnknownError(
-                        endpoint,
-                        f"HTTP {status}",
-                        transaction_eid,
-                        may_still_apply=status == GATEWAY_TIMEOUT,
-                    )
+                    raise AltcraftOutcomeUnknownError(endpoint, f"HTTP {status}", transaction_eid)
                 if retries_left > 0:
                     delay = self._retry_delay(response, attempt)
                     if status in NOT_PROCESSED_STATUSES:
@@ -450,17 +445,20 @@ class AltcraftHook(BaseHook):
         )
 
     def send_points_request_once(
-        self, request: PointsRequest, *, check_existing: bool = False, max_sends: int = 3
+        self, request: PointsRequest, *, check_existing: bool = False
     ) -> PointsTransaction:
-        """Apply ``request`` exactly once, using its ``transaction_eid`` as the key.
+        """Apply ``request`` at most once, using its ``transaction_eid`` as the key.
 
-        With ``check_existing`` (a retried task) the member's transactions are searched for
-        the eid first. After an "outcome unknown" failure, or an error that may mean the server
-        already holds this eid, the eid is looked up: if the transaction is there it is
-        returned (``already_existed=True``), otherwise the request was not applied and is sent
-        again, at most ``max_sends`` times in all. After a timeout Altcraft may still be applying
-        the request, so a failed lookup proves nothing: the error is raised instead of sending
-        again (the task's next try looks the eid up first).
+        With ``check_existing`` (a retried task, an eid from the input) the member's
+        transactions are searched for the eid first, and a transaction found there is returned
+        (``already_existed=True``) instead of sending. After an "outcome unknown" failure, or an
+        error that may mean the server already holds this eid, the eid is looked up again; if
+        it is not there the error is raised, never followed by a second send: Altcraft may
+        still be applying the request, and only a later attempt (the task's next try, which
+        checks first) may send it again.
+
+        Raises :class:`AltcraftEidSettledError` when the eid names a transaction that was
+        rolled back, cancelled or expired.
         """
         eid = request.transaction_eid
         if eid is None:
@@ -470,33 +468,22 @@ class AltcraftHook(BaseHook):
         if check_existing and (found := self._find_request(request)) is not None:
             self.log.info("Transaction %s is already in Altcraft; not sending it again", eid)
             return found
-        for send in range(1, max_sends + 1):
-            try:
-                return self.send_points_request(request)
-            except AltcraftOutcomeUnknownError as exc:
-                self.log.warning("%s; looking the transaction up", exc)
-                if (found := self._find_request(request)) is not None:
-                    self.log.info("Transaction %s was applied before the failure", eid)
-                    return found
-                if exc.may_still_apply:
-                    self.log.warning(
-                        "Transaction %s is not in Altcraft yet but may still be applied; "
-                        "not sending it again",
-                        eid,
-                    )
-                    raise
-                if send == max_sends:
-                    raise
-                self.log.info("Transaction %s was not applied; sending it again", eid)
-            except AltcraftAuthError:
-                raise
-            except AltcraftApiError:
-                # A server that refuses duplicate eids answers with an error code nobody has
-                # published; whatever the error, a transaction already under this eid wins.
-                if (found := self._find_request(request)) is not None:
-                    return found
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return self.send_points_request(request)
+        except AltcraftOutcomeUnknownError as exc:
+            self.log.warning("%s; looking the transaction up", exc)
+            if (found := self._find_request(request)) is not None:
+                self.log.info("Transaction %s was applied before the failure", eid)
+                return found
+            raise
+        except AltcraftAuthError:
+            raise
+        except AltcraftApiError:
+            # A server that refuses duplicate eids answers with an error code nobody has
+            # published; whatever the error, a transaction already under this eid wins.
+            if (found := self._find_request(request)) is not None:
+                return found
+            raise
 
     def _find_request(self, request: PointsRequest) -> PointsTransaction | None:
         assert request.transaction_eid is not None
@@ -507,56 +494,80 @@ class AltcraftHook(BaseHook):
             points_currency_iid=request.points_currency_iid,
             points_currency_eid=request.points_currency_eid,
         )
-        return None if found is None else found.as_points_transaction()
+        if found is None:
+            return None
+        if found.status in SETTLED_STATUSES:
+            raise AltcraftEidSettledError(
+                request.transaction_eid, found.transaction_id, found.status
+            )
+        return found.as_points_transaction()
 
     def commit_transaction(
-        self, *, transaction_id: str | None = None, transaction_eid: str | None = None
+        self,
+        *,
+        transaction_id: str | None = None,
+        transaction_eid: str | None = None,
+        retried: bool = False,
     ) -> TransactionResult:
-        """Commit a temporary transaction (``loyalty/commit_transaction``)."""
+        """Commit a temporary transaction (``loyalty/commit_transaction``).
+
+        ``retried``: this same commit may already have been applied by an earlier attempt
+        (a task retry); a refusal saying it is already committed then counts as success.
+        """
         return self._transaction_action(
-            "loyalty/commit_transaction", transaction_id, transaction_eid
+            "loyalty/commit_transaction", transaction_id, transaction_eid, retried
         )
 
     def rollback_transaction(
-        self, *, transaction_id: str | None = None, transaction_eid: str | None = None
+        self,
+        *,
+        transaction_id: str | None = None,
+        transaction_eid: str | None = None,
+        retried: bool = False,
     ) -> TransactionResult:
-        """Roll back a temporary transaction (``loyalty/rollback_transaction``)."""
+        """Roll back a temporary transaction (``loyalty/rollback_transaction``); ``retried``
+        as for :meth:`commit_transaction`."""
         return self._transaction_action(
-            "loyalty/rollback_transaction", transaction_id, transaction_eid
+            "loyalty/rollback_transaction", transaction_id, transaction_eid, retried
         )
 
     def cancel_transaction(
-        self, *, transaction_id: str | None = None, transaction_eid: str | None = None
+        self,
+        *,
+        transaction_id: str | None = None,
+        transaction_eid: str | None = None,
+        retried: bool = False,
     ) -> TransactionResult:
-        """Cancel a temporary or permanent transaction (``loyalty/cancel_transaction``)."""
+        """Cancel a temporary or permanent transaction (``loyalty/cancel_transaction``);
+        ``retried`` as for :meth:`commit_transaction`."""
         return self._transaction_action(
-            "loyalty/cancel_transaction", transaction_id, transaction_eid
+            "loyalty/cancel_transaction", transaction_id, transaction_eid, retried
         )
 
     def _transaction_action(
-        self, endpoint: str, transaction_id: str | None, transaction_eid: str | None
+        self,
+        endpoint: str,
+        transaction_id: str | None,
+        transaction_eid: str | None,
+        retried: bool,
     ) -> TransactionResult:
         payload = transaction_reference(transaction_id, transaction_eid)
         # A state change applied twice is refused the second time, never doubled: safe to resend.
         try:
             envelope = self._call(endpoint, payload, resend_safe=True)
         except AltcraftApiError as exc:
-            # The first attempt was applied but its answer lost; the resend is then refused as
-            # "already <done>". Altcraft's wording is unpublished: the phrases are a tolerant
-            # guess, and only ever trusted after a lost answer.
-            phrases = ALREADY_DONE_PHRASES.get(endpoint, ())
-            text = exc.error_text.lower()
-            if not exc.earlier_attempt_lost or not any(phrase in text for phrase in phrases):
+            # When an earlier attempt may have been applied without its answer reaching us, a
+            # refusal as "already <done>" means it was. Altcraft's wording is unpublished: the
+            # phrases are a tolerant guess, and only trusted after a possibly lost answer.
+            if not (exc.earlier_attempt_lost or retried) or not says_already_done(endpoint, exc):
                 raise
             self.log.warning(
-                "Altcraft %s: an attempt got no answer and the retry was refused (%s): the "
-                "first attempt was applied",
+                "Altcraft %s refused as already done (%s) after an earlier attempt that may "
+                "have been applied: taking it as applied",
                 endpoint,
                 exc.error_text,
             )
-            return TransactionResult(
-                payload.get("transaction_id") or payload["transaction_eid"], None
-            )
+            return TransactionResult(payload.get("transaction_id"), None)
         return TransactionResult.from_wire(_data_object(endpoint, envelope))
 
     # -- account reads ------------------------------------------------------------------------
@@ -827,7 +838,11 @@ class AltcraftHook(BaseHook):
 
         settings = self.settings
         target = urljoin(settings.base_url + "/", url)
-        same_host = urlsplit(target).netloc == urlsplit(settings.base_url).netloc
+        target_parts, base_parts = urlsplit(target), urlsplit(settings.base_url)
+        same_host = (target_parts.scheme, target_parts.netloc) == (
+            base_parts.scheme,
+            base_parts.netloc,
+        )
         # The token goes to the account's own host only, never to a third-party file host.
         headers = {"Authorization": f"Bearer {settings.token}"} if same_host else {}
         destination = Path(destination)
@@ -863,6 +878,12 @@ class AltcraftHook(BaseHook):
 
 
 # -- helpers (module level: pure functions, easy to test) ---------------------------------------
+
+
+def says_already_done(endpoint: str, error: AltcraftApiError) -> bool:
+    """Whether ``error`` refuses a state change because it already happened."""
+    text = error.error_text.lower()
+    return any(phrase in text for phrase in ALREADY_DONE_PHRASES.get(endpoint, ()))
 
 
 def transaction_reference(transaction_id: object, transaction_eid: object) -> dict[str, str]:
@@ -948,11 +969,13 @@ def _check_envelope(endpoint: str, response: requests.Response, conn_id: str) ->
 
 
 def _error_class(status: int, code: int | None) -> type[AltcraftApiError]:
-    if status in AUTH_ERROR_CODES or code in AUTH_ERROR_CODES:
+    # Altcraft may put an HTTP-like code in the envelope of an HTTP 200 answer: use either.
+    codes = {status, code}
+    if codes & AUTH_ERROR_CODES:
         return AltcraftAuthError
-    if status == 429:
+    if 429 in codes:
         return AltcraftRateLimitError
-    if status >= 500:
+    if any(c is not None and 500 <= c <= 599 for c in codes):
         return AltcraftServerError
     return AltcraftApiError
 
@@ -997,8 +1020,12 @@ def _request_was_sent(exc: Exception) -> bool:
     import requests
     from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+    if isinstance(exc, requests.ConnectTimeout):
         return False
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A certificate is verified in the handshake, before anything is sent; other TLS
+        # errors can also break the reading of an answer to a request already sent.
+        return not _caused_by(exc, ssl.SSLCertVerificationError)
     if isinstance(exc, requests.ConnectionError) and exc.args:
         reason = exc.args[0]
         if isinstance(reason, MaxRetryError):
@@ -1006,6 +1033,23 @@ def _request_was_sent(exc: Exception) -> bool:
         if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
             return False
     return True
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is in the chain of causes of ``exc`` (requests and urllib3 wrap
+    errors both in ``args`` and in ``__cause__``/``reason``)."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        pending.extend(current.args)
+    return False
 
 
 def _describe_transport_error(exc: Exception) -> str:
@@ -1016,6 +1060,8 @@ def _describe_transport_error(exc: Exception) -> str:
         return "connect timeout"
     if isinstance(exc, requests.ReadTimeout):
         return "read timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error"
     if isinstance(exc, requests.ConnectionError):
         return "connection refused" if not _request_was_sent(exc) else "connection dropped"
     return type(exc).__name__

@@ -13,7 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_altcraft.compat import AirflowFailException, BaseOperator, Context, XComArg
+from airflow_provider_altcraft.compat import (
+    AirflowFailException,
+    BaseOperator,
+    Context,
+    XComArg,
+    mask_secret,
+)
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import Matching
@@ -41,6 +47,8 @@ MATCHING_ARGUMENTS = (
     "field_name",
     "field_value",
 )
+#: Arguments holding personal data, masked in rendered fields and logs.
+PERSONAL_ARGUMENTS = ("profile_email", "phone")
 #: Namespace of the deterministic transaction eids (uuid5), fixed forever: changing it would
 #: make retries of tasks started before the change send their transactions again.
 TRANSACTION_EID_NAMESPACE = uuid.UUID("5b0f3c52-8a43-4a3c-9d51-6f1f0c6b2a11")
@@ -144,6 +152,18 @@ class AltcraftBaseOperator(BaseOperator):
         if isinstance(content, str) and not is_dynamic(content):
             return content
         return super().render_template(content, context, jinja_env, seen_oids)
+
+    def render_template_fields(
+        self, context: Context, jinja_env: jinja2.Environment | None = None
+    ) -> None:
+        """Render, then register the member's e-mail and phone with Airflow's secrets masker:
+        the rendered fields Airflow stores (and shows in the UI) and the logs get them masked.
+        """
+        super().render_template_fields(context, jinja_env)
+        for name in PERSONAL_ARGUMENTS:
+            value = getattr(self, name, None)
+            if isinstance(value, str) and value.strip():
+                mask_secret(value)
 
     @cached_property
     def hook(self) -> AltcraftHook:

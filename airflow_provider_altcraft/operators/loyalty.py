@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
-from airflow_provider_altcraft.exceptions import AltcraftApiError
+from airflow_provider_altcraft.exceptions import AltcraftApiError, AltcraftEidSettledError
 from airflow_provider_altcraft.hooks.altcraft import transaction_reference
 from airflow_provider_altcraft.models import Matching, PointsOperation, PointsRequest
 from airflow_provider_altcraft.operators.base import (
@@ -31,6 +31,7 @@ from airflow_provider_altcraft.operators.base import (
     matching_from_arguments,
 )
 from airflow_provider_altcraft.validation import (
+    format_amount,
     parse_datetime,
     parse_positive_int,
 )
@@ -159,7 +160,10 @@ class _PointsOperator(AltcraftBaseOperator):
             request.transaction_eid,
             ", temporary" if request.is_temp else "",
         )
-        result = self.hook.send_points_request_once(request, check_existing=check_existing)
+        try:
+            result = self.hook.send_points_request_once(request, check_existing=check_existing)
+        except AltcraftEidSettledError as exc:
+            raise AirflowFailException(str(exc)) from None  # a retry cannot change that
         self.log.info(
             "Transaction %s %s: balance %s -> %s",
             result.transaction_id,
@@ -243,12 +247,13 @@ class _TransactionActionOperator(AltcraftBaseOperator):
     def build(self, values: Mapping[str, Any]) -> dict[str, str]:
         return transaction_reference(values["transaction_id"], values["transaction_eid"])
 
-    def execute(self, context: Context) -> str:
+    def execute(self, context: Context) -> str | None:
         reference: dict[str, str] = self.build_for_execute()
         self.log.info("%s transaction %s", self.action.capitalize(), reference)
         method = getattr(self.hook, f"{self.action}_transaction")
         try:
-            result = method(**reference)
+            # On a retry, "already committed" (...) may be this task's own earlier try.
+            result = method(**reference, retried=context["ti"].try_number > 1)
         except AltcraftApiError as exc:
             if exc.error_code == STATE_CONFLICT:
                 # Already committed / rolled back / expired ...: a retry cannot change that.
@@ -258,8 +263,8 @@ class _TransactionActionOperator(AltcraftBaseOperator):
             "Transaction %s: active balance now %s", result.transaction_id, result.balance
         )
         if result.balance is not None:
-            context["ti"].xcom_push(key="balance", value=str(result.balance))
-        return str(result.transaction_id)
+            context["ti"].xcom_push(key="balance", value=format_amount(result.balance))
+        return result.transaction_id or reference.get("transaction_id")
 
 
 class AltcraftCommitTransactionOperator(_TransactionActionOperator):
@@ -284,7 +289,7 @@ class AltcraftRollbackTransactionOperator(_TransactionActionOperator):
 
     action = "rollback"
 
-    def execute(self, context: Context) -> str:
+    def execute(self, context: Context) -> str | None:
         if not self.transaction_id and not self.transaction_eid:
             raise AirflowSkipException("No transaction to roll back: the reference is empty.")
         return super().execute(context)
@@ -367,8 +372,8 @@ class AltcraftGetBalanceOperator(_MemberOperator):
             balance.active_balance,
         )
         return {
-            "total_balance": str(balance.total_balance),
-            "active_balance": str(balance.active_balance),
+            "total_balance": format_amount(balance.total_balance),
+            "active_balance": format_amount(balance.active_balance),
         }
 
 

@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_altcraft.exceptions import AltcraftAuthError, AltcraftError
+from airflow_provider_altcraft.exceptions import (
+    AltcraftAuthError,
+    AltcraftError,
+    AltcraftOutcomeUnknownError,
+)
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import Matching, PointsRequest
 from airflow_provider_altcraft.sandbox import SandboxHandle
@@ -137,7 +141,10 @@ def _exercise(hook: AltcraftHook, sandbox: SandboxHandle, tmp: Path) -> list[Bas
         ]
     )
     hook.get_balance(loyalty_program_id=PROGRAM, matching=ANN)  # 503, 503, ok
-    hook.send_points_request_once(redeem("leak-1"))  # 429, drop, lookup, ok
+    with pytest.raises(AltcraftOutcomeUnknownError) as lost:
+        hook.send_points_request_once(redeem("leak-1"))  # 429, drop, lookup: not found
+    errors.append(lost.value)
+    hook.send_points_request_once(redeem("leak-1"), check_existing=True)  # the next try
     sandbox.set_faults([{"kind": "http_500", "methods": [REDEEM]}])
     _expect_error(errors, lambda: hook.send_points_request(redeem("leak-2")))  # outcome unknown
     sandbox.clear_faults()
@@ -185,7 +192,7 @@ def test_token_and_emails_never_reach_logs_or_errors(
     ]
     everything = "\n".join([caplog.text, captured.out, captured.err, *error_texts, *test_messages])
     # The run did what it should, so the absence checks below are not vacuous.
-    assert len(errors) == 2 * 6
+    assert len(errors) == 2 * 7
     assert "retrying in" in everything and "outcome unknown" in everything
     assert sandbox.balance(PROGRAM, "p-1", "stars")["total_balance"] == Decimal("498.00")
     for secret in (TOKEN, WRONG_TOKEN, "ann@example.com", "zed@example.com"):

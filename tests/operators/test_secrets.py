@@ -61,3 +61,4 @@ def test_no_token_and_no_full_email_anywhere(
         assert TOKEN not in text
     assert EMAIL not in logs
     assert EMAIL not in xcoms
+    assert EMAIL not in rendered  # masked before Airflow stores the rendered fields

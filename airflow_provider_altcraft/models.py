@@ -57,6 +57,16 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * max(len(phone) - 5, 0) + phone[-2:]
 
 
+_EMAIL_IN_TEXT = re.compile(r"[^@\s'\"<>(),;:]+@[^@\s'\"<>(),;:]+\.[A-Za-z]{2,}")
+_PHONE_IN_TEXT = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def mask_personal_data(text: str) -> str:
+    """Mask e-mails and phones in free text (a server's error text may quote the request)."""
+    text = _EMAIL_IN_TEXT.sub(lambda match: mask_email(match.group()), text)
+    return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group()), text)
+
+
 @dataclass(frozen=True)
 class Matching:
     """How Altcraft finds the profile: one of the four documented matching modes.
@@ -300,7 +310,7 @@ class PointsRequest:
             "amount": format_amount(self.amount),
             "is_temp": self.is_temp,
         }
-        payload.update(currency_block(self.points_currency_iid, self.points_currency_eid))
+        payload.update(currency_payload(self.points_currency_iid, self.points_currency_eid))
         optional: dict[str, Any] = {
             "promotion_id": self.promotion_id,
             "temp_timeout_sec": self.temp_timeout_sec,
@@ -313,14 +323,6 @@ class PointsRequest:
         payload.update({key: value for key, value in optional.items() if value is not None})
         payload.update(self.matching.to_payload())
         return payload
-
-
-def currency_block(iid: int | None, eid: str | None) -> dict[str, Any]:
-    if iid is not None:
-        return {"points_currency_iid": iid}
-    if eid is not None:
-        return {"points_currency_eid": eid}
-    return {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from airflow_provider_altcraft.models import (
     PromotionsPage,
     TaskStatus,
     TransactionResult,
-    currency_block,
+    mask_personal_data,
 )
 from airflow_provider_altcraft.validation import (
     currency_payload,
@@ -907,10 +907,9 @@ def _account_payload(
     points_currency_iid: int | None,
     points_currency_eid: str | None,
 ) -> dict[str, Any]:
-    currency_payload(points_currency_iid, points_currency_eid)  # validates
     return {
         "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
-        **currency_block(points_currency_iid, points_currency_eid),
+        **currency_payload(points_currency_iid, points_currency_eid),
         **matching.to_payload(),
     }
 
@@ -963,7 +962,7 @@ def _check_envelope(endpoint: str, response: requests.Response, conn_id: str) ->
         endpoint,
         http_status=status,
         error_code=code if code else None,
-        error_text=str(envelope.get("error_text") or ""),
+        error_text=mask_personal_data(str(envelope.get("error_text") or "")),
         hint=hint,
     )
 

@@ -109,3 +109,10 @@ def test_connection_settings_repr_hides_the_token() -> None:
         "c", host="https://x.example", port=None, schema=None, password="tok-12345", extra={}
     )
     assert "tok-12345" not in repr(settings)
+
+
+def test_personal_data_in_a_server_error_text_is_masked() -> None:
+    from airflow_provider_altcraft.models import mask_personal_data
+
+    text = "No profile for 'ann@example.com' or +15550000001"
+    assert mask_personal_data(text) == "No profile for 'a***@example.com' or +15*******01"

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from airflow.configuration import conf
+
 from airflow_provider_altcraft.compat import AirflowException, Context
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
@@ -73,10 +75,8 @@ def parse_period(values: Mapping[str, Any]) -> tuple[date | None, date | None]:
         return None, None
     start = parse_date(date_from, "date_from")
     end = parse_date(date_to, "date_to")
-    if end < start:
-        raise AltcraftValidationError(
-            "date_to", f"{end} is before date_from {start}", "the period is inclusive"
-        )
+    if end < start:  # the hook's own check, same wording (AltcraftHook._period)
+        raise AltcraftValidationError("date_to", "is before date_from", "use an inclusive period")
     return start, end
 
 
@@ -152,7 +152,9 @@ def download_export(
     """Stream a finished export to ``output_path``; returns (rows, bytes).
 
     Raises :class:`AirflowException` with a clear message for a failed, timed-out or
-    unreadable export, and when the file does not hold the rows Altcraft announced.
+    unreadable export, and when the file does not hold the rows Altcraft announced. The file
+    is downloaded and checked beside ``output_path``, then renamed: a download that fails
+    the checks leaves nothing at ``output_path``.
     """
     from airflow_provider_altcraft.export_csv import REQUIRED_COLUMNS, count_rows
 
@@ -171,25 +173,30 @@ def download_export(
             f"Waiting for Altcraft export task {task_id} failed: {event.get('message')}"
         )
     urls = list(event.get("urls") or [])
-    path = Path(output_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not urls:  # nothing to export: an empty file with the header, so readers still work
-        path.write_text(",".join(REQUIRED_COLUMNS) + "\r\n", encoding="utf-8")
-        size = path.stat().st_size
-    elif len(urls) == 1:
-        size = hook.download_file(urls[0], path)
-    else:
+    if len(urls) > 1:
         raise AirflowException(
             f"Altcraft export task {task_id} produced {len(urls)} files; this operator "
             "handles exports of one file"
         )
-    rows = count_rows(path, required=REQUIRED_COLUMNS)
-    announced = event.get("total")
-    if announced is not None and int(announced) != rows:
-        raise AirflowException(
-            f"Altcraft export task {task_id}: the downloaded file has {rows} rows but Altcraft "
-            f"announced {announced}; the download is incomplete"
-        )
+    path = Path(output_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unchecked = path.with_name(path.name + ".unchecked")
+    try:
+        if urls:
+            size = hook.download_file(urls[0], unchecked)
+        else:  # nothing to export: an empty file with the header, so readers still work
+            unchecked.write_text(",".join(REQUIRED_COLUMNS) + "\r\n", encoding="utf-8")
+            size = unchecked.stat().st_size
+        rows = count_rows(unchecked, required=REQUIRED_COLUMNS)
+        announced = event.get("total")
+        if announced is not None and int(announced) != rows:
+            raise AirflowException(
+                f"Altcraft export task {task_id}: the downloaded file has {rows} rows but "
+                f"Altcraft announced {announced}; the download is incomplete"
+            )
+        unchecked.replace(path)
+    finally:
+        unchecked.unlink(missing_ok=True)
     return rows, size
 
 
@@ -259,6 +266,7 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
     :param date_from: first day (inclusive, UTC), with ``date_to`` the last day (inclusive).
         Default: the run's data interval (see :func:`resolve_period`).
     :param deferrable: wait in the triggerer (frees the worker slot) instead of polling.
+        Default: Airflow's ``[operators] default_deferrable`` (False unless configured).
     :param poll_interval: seconds between two ``tasks/status`` calls.
     :param timeout: seconds to wait for the export before failing the task.
 
@@ -284,7 +292,7 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
         points_currency_eid: str | None = None,
         date_from: date | str | None = None,
         date_to: date | str | None = None,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,

@@ -13,14 +13,14 @@ import csv
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow_provider_altcraft.compat import AirflowFailException, BaseHook, Context
+from airflow_provider_altcraft.compat import AirflowFailException, Context
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
 from airflow_provider_altcraft.operators.export import (
@@ -38,6 +38,7 @@ from airflow_provider_altcraft.reconciliation import (
     REPORT_COLUMNS,
     Reconciler,
 )
+from airflow_provider_altcraft.sql_source import query_pages, sql_hook
 from airflow_provider_altcraft.validation import parse_optional_str
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ __all__ = ["AltcraftReconcileTransactionsOperator", "WarehouseColumns"]
 OnDifference = Literal["fail", "warn"]
 #: A plain or schema-qualified SQL name; anything else is refused (names are interpolated).
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
-#: Rows fetched from the warehouse per round trip.
-FETCH_ROWS = 10_000
+#: Report rows inserted into the report table per executemany().
+INSERT_ROWS = 5000
 #: Columns of the optional report table: the period, then the CSV report's columns.
 REPORT_TABLE_PERIOD = ("period_from", "period_to")
 
@@ -63,8 +64,10 @@ class WarehouseColumns:
     """Which warehouse column holds each field (None: the warehouse does not record it).
 
     ``transaction_type`` None means signed amounts (negative = redeem). ``status`` None skips
-    the state comparison. ``created_at`` is only used to select the period in ``table`` mode.
-    At least one of ``transaction_eid`` / ``transaction_id`` is needed to match.
+    the state comparison. ``created_at`` selects the period in ``table`` mode (required there);
+    with ``sql`` it is optional: read when the result has the column (the report shows it for
+    ``missing_in_altcraft`` rows). At least one of ``transaction_eid`` / ``transaction_id`` is
+    needed to match.
     """
 
     transaction_eid: str | None = "transaction_eid"
@@ -117,54 +120,35 @@ class ReconcileArguments:
     date_to: date | None
 
 
-@contextmanager
-def _warehouse_cursor(hook: DbApiHook) -> Iterator[Any]:
-    """A cursor that streams: a server-side (named) one where the driver has them."""
-    connection = hook.get_conn()
-    try:
-        try:
-            # psycopg2/psycopg: without a name the whole result is fetched at execute().
-            cursor = connection.cursor(name="altcraft_reconcile")
-            cursor.itersize = FETCH_ROWS
-        except TypeError:  # DB-API drivers without server-side cursors (sqlite3 streams anyway)
-            cursor = connection.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-
-
 #: WarehouseColumns fields in the order the engine loads them (TransactionRow's).
 _ROW_FIELDS = ("transaction_id", "transaction_eid", "amount", "transaction_type", "status",
                "created_at")  # fmt: skip
 
 
 def _iter_warehouse(
-    hook: DbApiHook, sql: str, parameters: Any, columns: WarehouseColumns
+    hook: DbApiHook, sql: str, parameters: Any, columns: WarehouseColumns, *, table_mode: bool
 ) -> Iterator[tuple[Any, ...]]:
-    with _warehouse_cursor(hook) as cursor:
-        cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
-        batch = cursor.fetchmany(FETCH_ROWS)
-        # A named cursor describes its result only after the first fetch.
-        names = [str(d[0]).lower() for d in cursor.description or ()]
+    with query_pages(hook, sql, parameters, cursor_name="altcraft_reconcile") as (header, pages):
+        names = [name.lower() for name in header]
         wanted = columns.selected()
+        if not table_mode and columns.created_at and columns.created_at.lower() not in names:
+            del wanted["created_at"]  # optional with `sql`: the query selects the period
         missing = [f"{f} (column {c!r})" for f, c in wanted.items() if c.lower() not in names]
         if missing:
-            raise AltcraftValidationError(
-                "columns" if sql else "table",
+            error = AltcraftValidationError(
+                "table" if table_mode else "columns",
                 f"the warehouse result has no {', '.join(missing)}; it has {', '.join(names)}",
                 "name the columns with `columns`, or alias them in `sql`",
             )
+            # A retry reads the same columns: fail now, like any bad argument.
+            raise AirflowFailException(f"Invalid argument: {error}")
         # The values in TransactionRow order; a field the warehouse lacks picks the None
         # appended to each row. The engine converts the values (Decimal, datetime, ...).
         position = {field: names.index(column.lower()) for field, column in wanted.items()}
         pick = itemgetter(*(position.get(field, len(names)) for field in _ROW_FIELDS))
-        while batch:
-            for row in batch:
+        for page in pages:
+            for row in page:
                 yield pick((*row, None))
-            batch = cursor.fetchmany(FETCH_ROWS)
 
 
 class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
@@ -343,7 +327,11 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                 compare_state=self.columns.status is not None,
             ) as reconciler:
                 reconciler.add_export(export_path, period)
-                reconciler.add_warehouse(_iter_warehouse(hook, sql, parameters, self.columns))
+                reconciler.add_warehouse(
+                    _iter_warehouse(
+                        hook, sql, parameters, self.columns, table_mode=args.table is not None
+                    )
+                )
                 counts: dict[str, Any] = reconciler.match()
                 by_class = self._write_report(report, REPORT_COLUMNS, reconciler.differences())
         counts.update(by_class)
@@ -359,15 +347,10 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
 
     @staticmethod
     def _warehouse_hook(conn_id: str) -> DbApiHook:
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
-
-        hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
-        if not isinstance(hook, DbApiHook):
-            raise AirflowFailException(
-                f"Invalid argument: warehouse_conn_id: connection {conn_id!r} is not an SQL "
-                f"connection ({type(hook).__name__}); use a common.sql one (SQLite, Postgres...)"
-            )
-        return hook
+        try:
+            return sql_hook(conn_id, "warehouse_conn_id")
+        except AltcraftValidationError as exc:
+            raise AirflowFailException(f"Invalid argument: {exc}") from None
 
     def _warehouse_query(
         self, args: ReconcileArguments, hook: DbApiHook, period: tuple[date, date]
@@ -402,22 +385,36 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
     def _store_report(
         self, hook: DbApiHook, table: str, report: Path, period: tuple[date, date]
     ) -> None:
+        """Replace the period's rows of ``table`` by the report's, in one transaction: a
+        failure midway leaves the earlier rows in place."""
         columns = (*REPORT_TABLE_PERIOD, *REPORT_COLUMNS)
         bounds = (period[0].isoformat(), period[1].isoformat())
-        hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} TEXT' for c in columns)})")
         ph = hook.placeholder
-        hook.run(
-            f"DELETE FROM {table} WHERE period_from = {ph} AND period_to = {ph}", parameters=bounds
+        insert = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))})"
         )
-
-        def rows() -> Iterator[tuple[str | None, ...]]:
-            with open(report, encoding="utf-8", newline="") as handle:
-                reader = csv.reader(handle)
-                next(reader)
-                for row in reader:
-                    yield (*bounds, *(value or None for value in row))
-
-        hook.insert_rows(table, rows(), target_fields=list(columns), commit_every=5000)
+        hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} TEXT' for c in columns)})")
+        connection = hook.get_conn()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE period_from = {ph} AND period_to = {ph}", bounds
+                )
+                with open(report, encoding="utf-8", newline="") as handle:
+                    reader = csv.reader(handle)
+                    next(reader)
+                    rows = ((*bounds, *(value or None for value in row)) for row in reader)
+                    while chunk := list(islice(rows, INSERT_ROWS)):
+                        cursor.executemany(insert, chunk)
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
         self.log.info("Report stored in warehouse table %s", table)
 
     def _apply_policy(self, counts: dict[str, Any], context: Context) -> dict[str, Any]:

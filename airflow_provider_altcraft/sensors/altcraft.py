@@ -9,62 +9,67 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow.configuration import conf
 
 from airflow_provider_altcraft.compat import (
+    AIRFLOW_V_3,
     AirflowException,
     AirflowFailException,
     BaseSensorOperator,
     Context,
     PokeReturnValue,
 )
-from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
 from airflow_provider_altcraft.triggers.altcraft import AltcraftExportTaskTrigger, task_event
 from airflow_provider_altcraft.validation import parse_optional_str
+
+# Local until compat.py exports it (asked of the lead): Airflow 3 has it in airflow.sdk and
+# deprecates the airflow.exceptions name; Airflow 2.11 only has airflow.exceptions.
+if TYPE_CHECKING or AIRFLOW_V_3:
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+else:
+    from airflow.exceptions import AirflowSensorTimeout
 
 __all__ = ["AltcraftExportTaskSensor"]
 
 
-class AltcraftExportTaskSensor(BaseSensorOperator):
+class AltcraftExportTaskSensor(BaseSensorOperator, AltcraftBaseOperator):
     """Succeeds when Altcraft task ``export_task_id`` has completed; fails if it failed.
 
     :param export_task_id: the Altcraft task id (templated), e.g. the ``export_task_id`` XCom
         of an export operator or the ``task_id`` that ``loyalty/transactions_export`` returned.
-    :param deferrable: wait in the triggerer instead of occupying a worker slot.
+    :param deferrable: wait in the triggerer instead of occupying a worker slot. Default:
+        Airflow's ``[operators] default_deferrable`` (False unless configured).
 
-    ``timeout``, ``poke_interval`` and ``mode`` are the usual sensor arguments. The XCom is
+    ``timeout``, ``poke_interval``, ``mode`` and ``soft_fail`` are the usual sensor arguments
+    (a timeout while deferred is a sensor timeout too). The XCom is
     ``{"status": "completed", "task_id", "urls", "total"}``: the file URLs to download.
     """
 
+    # The hook, the argument checks and fail-without-retry on a bad argument come from
+    # AltcraftBaseOperator; the waiting from BaseSensorOperator.
     template_fields: Sequence[str] = ("altcraft_conn_id", "export_task_id")
-    ui_color = "#f0e4ff"
 
     def __init__(
         self,
         *,
         export_task_id: str,
-        altcraft_conn_id: str = AltcraftHook.default_conn_name,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.export_task_id = export_task_id
-        self.altcraft_conn_id = altcraft_conn_id
         self.deferrable = deferrable
+        self.check_arguments_at_parse_time()
 
-    @cached_property
-    def hook(self) -> AltcraftHook:
-        return AltcraftHook(altcraft_conn_id=self.altcraft_conn_id)
-
-    def _task_id(self) -> str:
-        try:
-            task_id = parse_optional_str(self.export_task_id, "export_task_id")
-        except ValueError as exc:
-            raise AirflowFailException(f"Invalid argument: {exc}") from None
+    def build(self, values: Mapping[str, Any]) -> str:
+        task_id = parse_optional_str(values["export_task_id"], "export_task_id")
         if task_id is None:
-            raise AirflowFailException(
-                "Invalid argument: export_task_id: is missing; pass the Altcraft task id"
+            raise AltcraftValidationError(
+                "export_task_id", "is missing", "pass the Altcraft task id"
             )
         return task_id
 
@@ -73,7 +78,7 @@ class AltcraftExportTaskSensor(BaseSensorOperator):
             return super().execute(context)
         self.defer(
             trigger=AltcraftExportTaskTrigger(
-                self._task_id(),
+                self.build_for_execute(),
                 altcraft_conn_id=self.altcraft_conn_id,
                 poll_interval=float(self.poke_interval),
                 deadline=time.time() + float(self.timeout),
@@ -82,7 +87,7 @@ class AltcraftExportTaskSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        task_id = self._task_id()
+        task_id: str = self.build_for_execute()
         status = self.hook.get_task_status(task_id)
         if status.is_completed or status.is_failed:
             event = task_event(task_id, status)
@@ -94,7 +99,9 @@ class AltcraftExportTaskSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         if event.get("status") == "timeout":
-            raise AirflowFailException(
+            # A sensor timeout, as in poke mode: soft_fail turns it into a skip
+            # (BaseSensorOperator.resume_execution), and it is not retried.
+            raise AirflowSensorTimeout(
                 f"Altcraft task {event.get('task_id')} did not complete within the sensor "
                 f"timeout of {float(self.timeout):g} s"
             )

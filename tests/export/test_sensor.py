@@ -83,3 +83,49 @@ def test_sensor_fails_when_the_export_fails(
 
     assert result.state_of("wait") == "failed"
     assert f"Altcraft task {export_task_id} failed: Export failed" in run_output(capfd, caplog)
+
+
+SOFT_FAIL_DAG = """
+from datetime import datetime, timezone
+from airflow import DAG
+from airflow_provider_altcraft.sensors.altcraft import AltcraftExportTaskSensor
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timezone.utc)) as dag:
+    AltcraftExportTaskSensor(
+        task_id="wait",
+        export_task_id={export_task_id!r},
+        deferrable={deferrable!r},
+        poke_interval=0.1,
+        timeout=0.5,
+        soft_fail={soft_fail!r},
+        retries=1,
+    )
+"""
+
+
+@pytest.mark.parametrize("soft_fail", [True, False], ids=["soft_fail", "hard"])
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "poke"])
+def test_sensor_timeout_is_a_sensor_timeout(
+    airflow_db: Path,
+    sandbox: Any,
+    deferrable: bool,
+    soft_fail: bool,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Deferred or not, a timeout skips with soft_fail, else fails without retry."""
+    sandbox.configure(export_mode="stuck")
+    export_task_id = _start_export()
+    dag_id = f"sensor_timeout_{deferrable}_{soft_fail}"
+    source = SOFT_FAIL_DAG.format(
+        dag_id=dag_id, export_task_id=export_task_id, deferrable=deferrable, soft_fail=soft_fail
+    )
+
+    result = run_dag(write_dag(dag_id, source))
+
+    assert result.state_of("wait") == ("skipped" if soft_fail else "failed")
+    assert result.try_numbers[("wait", -1)] == 1
+    if deferrable and not soft_fail:
+        output = run_output(capfd, caplog)
+        assert "AirflowSensorTimeout" in output
+        assert f"Altcraft task {export_task_id} did not complete within the sensor" in output

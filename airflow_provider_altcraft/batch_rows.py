@@ -199,33 +199,15 @@ def _read_sql(
     conn_id: str, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None
 ) -> Iterator[dict[str, Any]]:
     """Rows of a query, fetched in pages so the whole result is never in memory."""
-    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow_provider_altcraft.sql_source import query_pages, sql_hook
 
-    from airflow_provider_altcraft.compat import BaseHook
-
-    hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
-    if not isinstance(hook, DbApiHook):
-        raise AltcraftValidationError(
-            "sql_conn_id", f"{conn_id!r} is not a SQL connection", "use a common.sql connection"
-        )
-    conn = hook.get_conn()
-    try:
-        # psycopg2 buffers a whole result client-side unless the cursor is named (server-side).
-        if type(conn).__module__.startswith("psycopg2"):
-            cursor = conn.cursor(name="altcraft_batch_rows")
-        else:
-            cursor = conn.cursor()
-        cursor.arraysize = SQL_FETCH_SIZE
-        cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
-        columns: list[str] | None = None
-        while page := cursor.fetchmany(SQL_FETCH_SIZE):
-            if columns is None:
-                columns = [column[0] for column in cursor.description]
+    hook = sql_hook(conn_id, "sql_conn_id")
+    with query_pages(
+        hook, sql, parameters, cursor_name="altcraft_batch_rows", page_rows=SQL_FETCH_SIZE
+    ) as (columns, pages):
+        for page in pages:
             for values in page:
                 yield {k: v for k, v in zip(columns, values, strict=True) if v is not None}
-        cursor.close()
-    finally:
-        conn.close()
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -21,15 +21,23 @@ if TYPE_CHECKING or AIRFLOW_V_3:
         PokeReturnValue,
         TriggerRule,
         XComArg,
+        conf,
     )
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
+        AirflowSensorTimeout,
         AirflowSkipException,
     )
     from airflow.sdk.log import mask_secret
 else:  # Airflow 2.11
-    from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+    from airflow.configuration import conf
+    from airflow.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
     from airflow.hooks.base import BaseHook
     from airflow.models.baseoperator import BaseOperator
     from airflow.models.xcom_arg import XComArg
@@ -43,6 +51,7 @@ __all__ = [
     "AIRFLOW_V_3",
     "AirflowException",
     "AirflowFailException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
@@ -51,5 +60,6 @@ __all__ = [
     "PokeReturnValue",
     "TriggerRule",
     "XComArg",
+    "conf",
     "mask_secret",
 ]

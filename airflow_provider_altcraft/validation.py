@@ -211,6 +211,15 @@ def parse_date(value: object, parameter: str) -> date:
     return parse_datetime(value, parameter).astimezone(timezone.utc).date()
 
 
+def parse_date_range(date_from: object, date_to: object) -> tuple[date, date]:
+    """An inclusive period of dates (``date_from`` <= ``date_to``)."""
+    start = parse_date(date_from, "date_from")
+    end = parse_date(date_to, "date_to")
+    if end < start:
+        raise AltcraftValidationError("date_to", "is before date_from", "use an inclusive period")
+    return start, end
+
+
 def parse_json_object(value: object, parameter: str) -> dict[str, Any] | None:
     """A JSON object (a dict with string keys whose values serialise to JSON), or None.
 

@@ -69,7 +69,7 @@ from airflow_provider_altcraft.validation import (
     currency_payload,
     format_rfc3339,
     parse_bool,
-    parse_date,
+    parse_date_range,
     parse_datetime,
     parse_optional_str,
     parse_positive_int,
@@ -915,10 +915,7 @@ def _account_payload(
 
 
 def _period(date_from: object, date_to: object) -> dict[str, str]:
-    start = parse_date(date_from, "date_from")
-    end = parse_date(date_to, "date_to")
-    if end < start:
-        raise AltcraftValidationError("date_to", "is before date_from", "use an inclusive period")
+    start, end = parse_date_range(date_from, date_to)
     return {"date_from": start.isoformat(), "date_to": end.isoformat()}
 
 

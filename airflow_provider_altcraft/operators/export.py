@@ -15,9 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from airflow.configuration import conf
-
-from airflow_provider_altcraft.compat import AirflowException, Context
+from airflow_provider_altcraft.compat import AirflowException, Context, conf
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, check_currency
@@ -28,6 +26,7 @@ from airflow_provider_altcraft.triggers.altcraft import (
 )
 from airflow_provider_altcraft.validation import (
     parse_date,
+    parse_date_range,
     parse_optional_str,
     parse_positive_int,
 )
@@ -73,11 +72,7 @@ def parse_period(values: Mapping[str, Any]) -> tuple[date | None, date | None]:
         )
     if date_from is None or date_to is None:
         return None, None
-    start = parse_date(date_from, "date_from")
-    end = parse_date(date_to, "date_to")
-    if end < start:  # the hook's own check, same wording (AltcraftHook._period)
-        raise AltcraftValidationError("date_to", "is before date_from", "use an inclusive period")
-    return start, end
+    return parse_date_range(date_from, date_to)
 
 
 def build_export_request(values: Mapping[str, Any]) -> ExportRequest:

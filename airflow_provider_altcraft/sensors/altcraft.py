@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-from airflow.configuration import conf
+from typing import Any
 
 from airflow_provider_altcraft.compat import (
-    AIRFLOW_V_3,
     AirflowException,
     AirflowFailException,
+    AirflowSensorTimeout,
     BaseSensorOperator,
     Context,
     PokeReturnValue,
+    conf,
 )
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
 from airflow_provider_altcraft.triggers.altcraft import AltcraftExportTaskTrigger, task_event
 from airflow_provider_altcraft.validation import parse_optional_str
-
-# Local until compat.py exports it (asked of the lead): Airflow 3 has it in airflow.sdk and
-# deprecates the airflow.exceptions name; Airflow 2.11 only has airflow.exceptions.
-if TYPE_CHECKING or AIRFLOW_V_3:
-    from airflow.sdk.exceptions import AirflowSensorTimeout
-else:
-    from airflow.exceptions import AirflowSensorTimeout
 
 __all__ = ["AltcraftExportTaskSensor"]
 

@@ -1,10 +1,10 @@
 """Reading a transactions export CSV by column name.
 
 Altcraft does not publish the columns of a loyalty export; the sandbox defines them (see
-docs/sandbox.md). So the reader never relies on column positions: it maps the header row by
-name (case and surrounding spaces ignored), tolerates columns it does not know, and fails
-clearly when a column it needs is missing. Rows are streamed: a file of millions of rows is
-never held in memory.
+the README's sandbox section). So the reader never relies on column positions: it maps the
+header row by name (case and surrounding spaces ignored), tolerates columns it does not know,
+and fails clearly when a column it needs is missing. Rows are streamed: a file of millions of
+rows is never held in memory.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: The columns the provider reads (matched by name; the sandbox's export has more, see
-#: docs/sandbox.md).
+#: the README's sandbox section).
 REQUIRED_COLUMNS = (
     "transaction_id",
     "transaction_eid",

@@ -9,7 +9,7 @@ Design notes
   transactions by id and by eid, per-account transaction lists in insertion order (plus a
   position index for ``from_id`` paging), running per-account totals, and a heap of
   temporary-transaction deadlines for automatic rollback.
-* Balance semantics (documented in docs/sandbox.md):
+* Balance semantics (see the README's sandbox section):
   ``total = sum of signed amounts of transactions in status active|committed``;
   ``active = total - (accruals counted in total that are not yet active or already expired)
   - (temporary redemptions still held)``. Temporary accruals count only once committed.
@@ -66,7 +66,7 @@ EXPORT_CSV_COLUMNS = (
     "expiration_date",
 )
 
-# Error texts, in one place so that docs/sandbox.md and the tests can quote them.
+# Error texts, in one place so that the README's sandbox section and the tests can quote them.
 E_PROGRAM = (404, "Loyalty program not found")
 E_CURRENCY = (404, "Points currency not found")
 E_PROFILE = (404, "Profile not found")

@@ -45,14 +45,15 @@ from airflow_provider_altcraft.compat import AirflowException, AirflowFailExcept
 from airflow_provider_altcraft.exceptions import (
     AltcraftAuthError,
     AltcraftConfigError,
+    AltcraftEidSettledError,
     AltcraftError,
     AltcraftValidationError,
 )
-from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.hooks.altcraft import SETTLED_STATUSES, AltcraftHook
 from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS, AltcraftBaseOperator
 
 if TYPE_CHECKING:
-    from airflow_provider_altcraft.models import PointsRequest
+    from airflow_provider_altcraft.models import AccountTransaction, PointsRequest
 
 __all__ = [
     "AltcraftBatchAccruePointsOperator",
@@ -175,10 +176,16 @@ class EidIndex:
         self._hook = hook
         self._max_members = max_members
         self._lock = threading.Lock()
-        self._members: OrderedDict[tuple[Any, ...], Future[dict[str, str]]] = OrderedDict()
+        self._members: OrderedDict[tuple[Any, ...], Future[dict[str, AccountTransaction]]] = (
+            OrderedDict()
+        )
 
     def find(self, request: PointsRequest) -> str | None:
-        """The transaction_id holding ``request``'s eid, or None."""
+        """The transaction_id holding ``request``'s eid, or None.
+
+        Raises :class:`AltcraftEidSettledError` when that transaction was rolled back,
+        cancelled or expired, as the hook's own lookup does.
+        """
         key = (
             request.loyalty_program_id,
             request.matching,
@@ -201,12 +208,19 @@ class EidIndex:
                 with self._lock:
                     self._members.pop(key, None)  # let a later row try again
                 entry.set_exception(exc)
-        assert request.transaction_eid is not None
-        return entry.result().get(request.transaction_eid)
+        eid = request.transaction_eid
+        assert eid is not None
+        found = entry.result().get(eid)
+        if found is None:
+            return None
+        status = found.status
+        if status in SETTLED_STATUSES:
+            raise AltcraftEidSettledError(eid, found.transaction_id, status)
+        return found.transaction_id
 
-    def _read_member(self, request: PointsRequest) -> dict[str, str]:
+    def _read_member(self, request: PointsRequest) -> dict[str, AccountTransaction]:
         return {
-            transaction.transaction_eid: transaction.transaction_id
+            transaction.transaction_eid: transaction
             for transaction in self._hook.iter_account_transactions(
                 loyalty_program_id=request.loyalty_program_id,
                 matching=request.matching,

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch.conftest import (
     assert_each_once,
+    batch_transactions,
     expected_balances,
     ledger_balances,
     make_rows,
@@ -164,6 +166,28 @@ def test_second_run_with_row_keys_adds_nothing(batch_sandbox: SandboxHandle) -> 
     methods = [entry["method"] for entry in batch_sandbox.requests()]
     assert set(methods) == {"loyalty/account/transactions"}
     assert len(methods) == 50
+
+
+def test_a_row_whose_transaction_was_cancelled_is_reported_not_counted(
+    batch_sandbox: SandboxHandle,
+) -> None:
+    rows = make_rows(10)
+    dag = batch_dag(
+        "batch_settled", f"rows={rows!r}, row_key_column='order_id', failed_rows='ignore',"
+    )
+    first = run_dag(dag, logical_date=DAY_1)
+    cancelled = batch_transactions(batch_sandbox)[0]
+    AltcraftHook().cancel_transaction(transaction_id=cancelled["transaction_id"])
+
+    second = run_dag(dag, logical_date=DAY_2)
+
+    assert first.state == second.state == "success"
+    summary = second.xcom("batch")
+    assert (summary["already_present"], summary["failed"], summary["sent"]) == (9, 1, 0)
+    (failed,) = [r for r in results(summary["results_path"]) if r["status"] == "failed"]
+    assert failed["transaction_eid"] == cancelled["transaction_eid"]
+    assert "which is cancelled; to apply it again, use a new transaction_eid" in failed["error"]
+    assert len(batch_transactions(batch_sandbox)) == 10  # nothing sent again
 
 
 def test_invalid_rows_fail_before_any_request(batch_sandbox: SandboxHandle, tmp_path: Path) -> None:

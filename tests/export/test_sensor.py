@@ -24,10 +24,31 @@ with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timez
         export_task_id={export_task_id!r},
         deferrable={deferrable!r},
         poke_interval=0.1,
-        timeout=10,
-        retries=0,
+        timeout={timeout!r},
+        soft_fail={soft_fail!r},
+        retries={retries!r},
     )
 """
+
+
+def sensor_dag(
+    dag_id: str,
+    export_task_id: str,
+    *,
+    deferrable: bool,
+    timeout: float = 10,
+    soft_fail: bool = False,
+    retries: int = 0,
+) -> Any:
+    source = SENSOR_DAG.format(
+        dag_id=dag_id,
+        export_task_id=export_task_id,
+        deferrable=deferrable,
+        timeout=timeout,
+        soft_fail=soft_fail,
+        retries=retries,
+    )
+    return write_dag(dag_id, source)
 
 
 def _start_export() -> str:
@@ -45,12 +66,7 @@ def test_sensor_succeeds_with_the_file_urls(
 ) -> None:
     add_transaction("accrue", "5.00", "2024-09-01T10:00:00Z")
     export_task_id = _start_export()
-    dag = write_dag(
-        f"sensor_ok_{deferrable}",
-        SENSOR_DAG.format(
-            dag_id=f"sensor_ok_{deferrable}", export_task_id=export_task_id, deferrable=deferrable
-        ),
-    )
+    dag = sensor_dag(f"sensor_ok_{deferrable}", export_task_id, deferrable=deferrable)
 
     result = run_dag(dag)
 
@@ -74,33 +90,12 @@ def test_sensor_fails_when_the_export_fails(
     sandbox.configure(export_mode="fail", export_delay_sec=0.1)
     export_task_id = _start_export()
     dag_id = f"sensor_fail_{deferrable}"
-    dag = write_dag(
-        dag_id,
-        SENSOR_DAG.format(dag_id=dag_id, export_task_id=export_task_id, deferrable=deferrable),
-    )
+    dag = sensor_dag(dag_id, export_task_id, deferrable=deferrable)
 
     result = run_dag(dag)
 
     assert result.state_of("wait") == "failed"
     assert f"Altcraft task {export_task_id} failed: Export failed" in run_output(capfd, caplog)
-
-
-SOFT_FAIL_DAG = """
-from datetime import datetime, timezone
-from airflow import DAG
-from airflow_provider_altcraft.sensors.altcraft import AltcraftExportTaskSensor
-
-with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timezone.utc)) as dag:
-    AltcraftExportTaskSensor(
-        task_id="wait",
-        export_task_id={export_task_id!r},
-        deferrable={deferrable!r},
-        poke_interval=0.1,
-        timeout=0.5,
-        soft_fail={soft_fail!r},
-        retries=1,
-    )
-"""
 
 
 @pytest.mark.parametrize("soft_fail", [True, False], ids=["soft_fail", "hard"])
@@ -117,11 +112,11 @@ def test_sensor_timeout_is_a_sensor_timeout(
     sandbox.configure(export_mode="stuck")
     export_task_id = _start_export()
     dag_id = f"sensor_timeout_{deferrable}_{soft_fail}"
-    source = SOFT_FAIL_DAG.format(
-        dag_id=dag_id, export_task_id=export_task_id, deferrable=deferrable, soft_fail=soft_fail
+    dag = sensor_dag(
+        dag_id, export_task_id, deferrable=deferrable, timeout=0.5, soft_fail=soft_fail, retries=1
     )
 
-    result = run_dag(write_dag(dag_id, source))
+    result = run_dag(dag)
 
     assert result.state_of("wait") == ("skipped" if soft_fail else "failed")
     assert result.try_numbers[("wait", -1)] == 1

@@ -66,7 +66,7 @@ SINGLE_ARGUMENT_CHECKS: dict[str, Callable[[object, str], object]] = {
     "tiers_group_id": parse_positive_int,
     "points_currency_iid": _check_optional(parse_positive_int),
     "temp_timeout_sec": _check_optional(parse_positive_int),
-    "is_temp": parse_bool,
+    "is_temp": _check_optional(parse_bool),  # the batch leaves it None: each row decides
     "created_at": _check_optional(parse_datetime),
     "activation_date": _check_optional(parse_datetime),
     "expiration_date": _check_optional(parse_datetime),

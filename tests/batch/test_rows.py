@@ -109,3 +109,18 @@ def test_exactly_one_input_is_required() -> None:
         RowSource.build(rows=[], rows_file="x.csv")
     with pytest.raises(AltcraftValidationError, match="sql_conn_id: is missing"):
         RowSource.build(sql="SELECT 1")
+
+
+def test_a_templated_batch_without_is_temp_parses_and_a_bad_is_temp_does_not() -> None:
+    from airflow_provider_altcraft.exceptions import AltcraftValidationError
+    from airflow_provider_altcraft.operators.batch import AltcraftBatchRedeemPointsOperator
+
+    sql = "SELECT * FROM adjustments WHERE day = '{{ ds }}'"
+    operator = AltcraftBatchRedeemPointsOperator(
+        task_id="t", loyalty_program_id=1, sql=sql, sql_conn_id="warehouse"
+    )
+    assert operator.is_temp is None  # each row may set it
+    with pytest.raises(AltcraftValidationError, match="^is_temp: 'maybe' is not a boolean"):
+        AltcraftBatchRedeemPointsOperator(
+            task_id="t", loyalty_program_id=1, sql=sql, sql_conn_id="warehouse", is_temp="maybe"
+        )

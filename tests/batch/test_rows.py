@@ -120,7 +120,7 @@ def test_a_templated_batch_without_is_temp_parses_and_a_bad_is_temp_does_not() -
         task_id="t", loyalty_program_id=1, sql=sql, sql_conn_id="warehouse"
     )
     assert operator.is_temp is None  # each row may set it
-    with pytest.raises(AltcraftValidationError, match="^is_temp: 'maybe' is not a boolean"):
+    with pytest.raises(AltcraftValidationError, match=r"^is_temp: 'maybe' is not a boolean"):
         AltcraftBatchRedeemPointsOperator(
             task_id="t", loyalty_program_id=1, sql=sql, sql_conn_id="warehouse", is_temp="maybe"
         )

@@ -120,7 +120,7 @@ class SandboxApp:
         if kind in _FAULT_STATUS:
             status = _FAULT_STATUS[kind]
             headers = []
-            if kind == "http_429" and decision.retry_after is not None:
+            if kind in ("http_429", "http_503") and decision.retry_after is not None:
                 headers.append(("Retry-After", str(decision.retry_after)))
             self._log(method, request.path, status, status, kind)
             payload = {"error": status, "error_text": _FAULT_TEXT[kind], "data": None}

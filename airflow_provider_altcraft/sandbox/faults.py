@@ -85,6 +85,10 @@ def _parse_rule(raw: object, where: str) -> FaultRule:
     delay_ms = opt_int("delay_ms", 0)
     if kind == "delay" and delay_ms is None:
         raise FaultError(f"{where}: delay rules need delay_ms")
+    if delay_ms is not None and kind != "delay":
+        raise FaultError(f"{where}: delay_ms is for delay rules only")
+    if retry_after is not None and kind not in ("http_429", "http_503"):
+        raise FaultError(f"{where}: retry_after is for http_429 and http_503 rules only")
     return FaultRule(
         kind=str(kind),
         rate=float(rate),
@@ -109,6 +113,9 @@ class Faults:
         """Replace the rules with ``{"seed": int, "rules": [...]}`` (validated first)."""
         if not isinstance(doc, dict):
             raise FaultError('body must be a JSON object {"seed": int, "rules": [...]}')
+        unknown = sorted(set(doc) - {"seed", "rules"})
+        if unknown:
+            raise FaultError(f"unknown keys {unknown}")
         seed = doc.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise FaultError("seed must be an int")

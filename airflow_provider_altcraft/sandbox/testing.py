@@ -64,10 +64,16 @@ class SandboxHandle:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")
             raise SandboxError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
+        except OSError as exc:  # URLError: nothing listening, connection reset ...
+            raise SandboxError(f"{method} {path}: {exc}") from None
 
     # ------------------------------------------------------------------ inspection
     def health(self) -> bool:
-        return bool(self._call("GET", "/_sandbox/health").get("ok"))
+        """Whether a sandbox answers at ``url`` (False when nothing does)."""
+        try:
+            return bool(self._call("GET", "/_sandbox/health").get("ok"))
+        except SandboxError:
+            return False
 
     def ledger(self) -> dict[str, Any]:
         """The whole state (``GET /_sandbox/ledger``)."""
@@ -267,9 +273,12 @@ def _wait_ready(
     reader.start()
     reader.join(START_TIMEOUT_SEC)
     if not found:
+        exited = proc.poll()
         proc.kill()
         proc.wait()
         err_reader.join(2.0)  # collect what the child said before it died
         detail = "".join(stderr_lines).strip() or "(no stderr)"
+        if exited is not None:
+            raise SandboxError(f"altcraft sandbox exited with status {exited}: {detail}")
         raise SandboxError(f"altcraft sandbox did not start within {START_TIMEOUT_SEC}s: {detail}")
     return found[0]

@@ -452,11 +452,11 @@ def test_export_fail_and_stuck(api: Api) -> None:
 def test_fault_http_statuses(api: Api, sandbox: SandboxHandle) -> None:
     body = {"loyalty_program_id": 1, "token": TOKEN, **ANN}
     for kind, status in (("http_500", 500), ("http_503", 503), ("http_429", 429)):
-        sandbox.set_faults([{"kind": kind, "rate": 1.0, "retry_after": 2}], seed=1)
+        retry_after = {} if kind == "http_500" else {"retry_after": 2}
+        sandbox.set_faults([{"kind": kind, "rate": 1.0, **retry_after}], seed=1)
         response = api.raw("loyalty/account/balance", body)
         assert response.status_code == status and response.json()["error"] == status
-        if kind == "http_429":
-            assert response.headers["Retry-After"] == "2"
+        assert response.headers.get("Retry-After") == ("2" if retry_after else None)
     sandbox.set_faults([{"kind": "http_500", "rate": 1.0, "max_count": 1}])
     assert api.raw("loyalty/account/balance", body).status_code == 500
     assert api.raw("loyalty/account/balance", body).status_code == 200
@@ -634,3 +634,64 @@ def test_in_process_and_connect() -> None:
             f"{sb.url}/api/v1.1/tasks/status", json={"token": "ip", "task_id": "x"}
         )
         assert reply.json()["error_text"] == "Task not found"
+
+
+# -- edges found by checking the README against the server ---------------------------------------
+
+
+def _raw_exchange(sandbox: SandboxHandle, data: bytes) -> bytes:
+    host, port = sandbox.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(data)
+        return sock.recv(65536)
+
+
+def test_a_complete_head_over_64_kib_is_refused(sandbox: SandboxHandle) -> None:
+    head = b"GET /_sandbox/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    assert _raw_exchange(sandbox, head).startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_control_post_without_a_body_is_an_empty_body(sandbox: SandboxHandle) -> None:
+    answer = _raw_exchange(sandbox, b"POST /_sandbox/reset HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b'"ok": true' in answer or b'"ok":true' in answer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rules": [], "bogus": 1},
+        {"rules": [{"kind": "http_500", "delay_ms": 2}]},
+        {"rules": [{"kind": "http_500", "retry_after": 2}]},
+    ],
+)
+def test_fault_options_that_would_be_ignored_are_refused(
+    sandbox: SandboxHandle, body: dict[str, Any]
+) -> None:
+    sandbox.set_faults([{"kind": "delay", "delay_ms": 1}])
+    answer = requests.post(f"{sandbox.url}/_sandbox/faults", json=body, timeout=5)
+    assert answer.status_code == 400
+    assert [rule["kind"] for rule in sandbox.faults()["rules"]] == ["delay"]  # unchanged
+
+
+def test_http_503_can_carry_retry_after(sandbox: SandboxHandle, http: requests.Session) -> None:
+    sandbox.set_faults([{"kind": "http_503", "retry_after": 4}])
+    answer = http.post(f"{sandbox.url}/api/v1.1/tasks/status", json={"task_id": "x"}, timeout=5)
+    assert (answer.status_code, answer.headers.get("Retry-After")) == (503, "4")
+
+
+def test_handle_on_a_closed_port() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert SandboxHandle(url, TOKEN).health() is False
+    with pytest.raises(SandboxError):
+        SandboxHandle.connect(url, TOKEN)
+
+
+def test_a_sandbox_that_cannot_start_says_it_exited() -> None:
+    with (
+        pytest.raises(SandboxError, match=r"exited with status 2: .*unknown keys"),
+        run_sandbox(token=TOKEN, seed={"bogus": 1}),
+    ):
+        pass

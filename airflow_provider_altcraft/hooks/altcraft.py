@@ -248,13 +248,10 @@ class AltcraftHook(BaseHook):
             )
         except AltcraftAuthError as exc:
             return str(exc)
-        except AltcraftBadResponseError:
-            raise
-        except (AltcraftRateLimitError, AltcraftServerError):
-            raise  # says nothing about the token
-        except AltcraftApiError as exc:
-            if exc.http_status is not None and exc.http_status >= 500:
-                raise
+        except (AltcraftBadResponseError, AltcraftRateLimitError, AltcraftServerError):
+            raise  # not the API's answer, or one that says nothing about the token
+        except AltcraftApiError:
+            pass  # any other refusal came after the token was accepted
         return None
 
     # -- transport ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from airflow_provider_altcraft.validation import (
     parse_bool,
     parse_datetime,
     parse_json_object,
+    parse_optional_positive_int,
     parse_optional_str,
     parse_positive_int,
 )
@@ -64,8 +65,8 @@ SINGLE_ARGUMENT_CHECKS: dict[str, Callable[[object, str], object]] = {
     "amount": lambda value, name: parse_amount(value, name),
     "loyalty_program_id": parse_positive_int,
     "tiers_group_id": parse_positive_int,
-    "points_currency_iid": _check_optional(parse_positive_int),
-    "temp_timeout_sec": _check_optional(parse_positive_int),
+    "points_currency_iid": parse_optional_positive_int,
+    "temp_timeout_sec": parse_optional_positive_int,
     "is_temp": _check_optional(parse_bool),  # the batch leaves it None: each row decides
     "created_at": _check_optional(parse_datetime),
     "activation_date": _check_optional(parse_datetime),

@@ -30,6 +30,8 @@ class ExtraField:
     #: Numbers: the smallest value accepted, and whether that value itself is refused.
     minimum: float | None = None
     exclusive: bool = False
+    #: Older names of the same extra, still read (a saved connection keeps working).
+    legacy_names: tuple[str, ...] = ()
 
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
@@ -40,8 +42,18 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField("verify", "Verify TLS", "Verify the server's TLS certificate.", "boolean", True),
     ExtraField("ca_bundle", "CA bundle path", "A CA bundle file to verify TLS with (optional).",
                "string", None),
-    ExtraField("token_in", "Send the token in", "'header' (Authorization: Bearer) or 'body'.",
-               "string", "header", ("header", "body")),
+    # Not named "token_...": Airflow masks every extra whose name holds "token" as a secret.
+    ExtraField("auth_placement", "Send the API token in",
+               "'body' (works on every Altcraft version) or 'header' (Authorization: Bearer, "
+               "newer versions only).", "string", "body", ("body", "header"),
+               legacy_names=("token_in",)),
+    ExtraField("default_points_currency_eid", "Default points currency (eid)",
+               "Currency of redeem/accrue calls that name none; their exactly-once lookups "
+               "need one (empty: none).", "string", None),
+    ExtraField("http_503_not_applied", "503 means not applied",
+               "Re-send a redeem/accrue after HTTP 503 (only if your Altcraft guarantees a "
+               "503 is never sent after applying a write). Off: look the eid up instead.",
+               "boolean", False),
     ExtraField("max_retries", "Max retries", "Retries of a request that is safe to retry.",
                "integer", 3, minimum=0),
     ExtraField("backoff_base", "Backoff base (s)", "First retry delay; doubles each retry.",
@@ -75,13 +87,15 @@ class ConnectionSettings:
     timeout: float = 30.0
     connect_timeout: float = 10.0
     verify: bool | str = True
-    token_in: TokenPlacement = "header"
+    auth_placement: TokenPlacement = "body"
     max_retries: int = 3
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
     max_requests_per_second: float | None = None
     pool_maxsize: int = 16
+    default_points_currency_eid: str | None = None
+    http_503_not_applied: bool = False
 
     @classmethod
     def from_fields(
@@ -109,8 +123,16 @@ class ConnectionSettings:
             raise fail("host", "is empty or not a URL; set it to https://<your-account-domain>")
         values: dict[str, Any] = {}
         for spec in EXTRA_FIELDS:
-            raw = extra.get(spec.name, extra.get(f"extra__altcraft__{spec.name}"))
-            if raw is None or raw == "":
+            raw = next(
+                (
+                    extra[key]
+                    for name in (spec.name, *spec.legacy_names)
+                    for key in (name, f"extra__altcraft__{name}")
+                    if extra.get(key) not in (None, "")
+                ),
+                None,
+            )
+            if raw is None:
                 continue
             try:
                 values[spec.name] = _coerce(spec, raw)
@@ -198,3 +220,23 @@ def provider_conn_fields() -> dict[str, Any]:
             schema["enum"] = list(spec.choices)
         fields[spec.name] = {"label": spec.label, "description": spec.description, "schema": schema}
     return fields
+
+
+def connection_form_widgets() -> dict[str, Any]:
+    """The form's extra fields as WTForms widgets (Airflow < 3.2 calls the hook for them)."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import BooleanField, StringField
+
+    widgets: dict[str, Any] = {}
+    for spec in EXTRA_FIELDS:
+        if spec.type == "boolean":
+            widgets[spec.name] = BooleanField(lazy_gettext(spec.label), default=spec.default)
+        else:
+            widgets[spec.name] = StringField(
+                lazy_gettext(spec.label),
+                widget=BS3TextFieldWidget(),
+                description=spec.description,
+                default=None if spec.default is None else str(spec.default),
+            )
+    return widgets

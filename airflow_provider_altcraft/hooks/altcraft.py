@@ -33,11 +33,11 @@ from urllib.parse import urljoin, urlsplit
 from airflow_provider_altcraft import __version__
 from airflow_provider_altcraft.compat import BaseHook, mask_secret
 from airflow_provider_altcraft.connection_fields import (
-    EXTRA_FIELDS,
     HIDDEN_FIELDS,
     PLACEHOLDERS,
     RELABELING,
     ConnectionSettings,
+    connection_form_widgets,
 )
 from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
@@ -167,7 +167,7 @@ class AltcraftHook(BaseHook):
         session.mount("https://", adapter)
         session.verify = settings.verify
         session.headers["User-Agent"] = f"airflow-provider-altcraft/{__version__}"
-        if settings.token_in == "header":
+        if settings.auth_placement == "header":
             session.headers["Authorization"] = f"Bearer {settings.token}"
         # With trust_env, requests re-reads proxy variables from os.environ on every request:
         # a quarter of a loopback request's CPU under Airflow's large environment (profiled).
@@ -200,22 +200,7 @@ class AltcraftHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the form for Airflow < 3.2 (3.2+ reads them from the provider info)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, StringField
-
-        widgets: dict[str, Any] = {}
-        for spec in EXTRA_FIELDS:
-            if spec.type == "boolean":
-                widgets[spec.name] = BooleanField(lazy_gettext(spec.label), default=spec.default)
-            else:
-                widgets[spec.name] = StringField(
-                    lazy_gettext(spec.label),
-                    widget=BS3TextFieldWidget(),
-                    description=spec.description,
-                    default=None if spec.default is None else str(spec.default),
-                )
-        return widgets
+        return connection_form_widgets()
 
     def test_connection(self) -> tuple[bool, str]:
         """Two cheap reads (the status of a task id that does not exist).
@@ -277,7 +262,7 @@ class AltcraftHook(BaseHook):
         url = settings.base_url + API_PREFIX + endpoint
         body = dict(payload)
         headers = {"Content-Type": "application/json"}
-        if settings.token_in == "body":
+        if settings.auth_placement == "body":
             body["token"] = token or settings.token
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"

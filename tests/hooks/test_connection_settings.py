@@ -75,7 +75,7 @@ def test_defaults_when_no_extra_is_set(hook_for: MakeHook) -> None:
     settings = hook_for(host="https://acme.altcraft.com", password=TOKEN).settings
 
     assert settings == ConnectionSettings(base_url="https://acme.altcraft.com", token=TOKEN)
-    assert (settings.timeout, settings.max_retries, settings.token_in) == (30.0, 3, "header")
+    assert (settings.timeout, settings.max_retries, settings.auth_placement) == (30.0, 3, "body")
 
 
 def test_extras_as_the_connection_form_writes_them(hook_for: MakeHook, tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_extras_as_the_connection_form_writes_them(hook_for: MakeHook, tmp_path:
         "timeout": "2.5",
         "connect_timeout": 1,
         "extra__altcraft__max_retries": "0",
-        "token_in": "body",
+        "auth_placement": "body",
         "max_requests_per_second": "50",
         "backoff_base": "0",
         "pool_maxsize": "4",
@@ -96,7 +96,7 @@ def test_extras_as_the_connection_form_writes_them(hook_for: MakeHook, tmp_path:
     settings = hook_for(host="https://acme.altcraft.com", password=TOKEN, extra=extra).settings
 
     assert (settings.timeout, settings.connect_timeout) == (2.5, 1.0)
-    assert (settings.max_retries, settings.token_in) == (0, "body")
+    assert (settings.max_retries, settings.auth_placement) == (0, "body")
     assert (settings.max_requests_per_second, settings.backoff_base) == (50.0, 0.0)
     assert (settings.pool_maxsize, settings.verify) == (4, str(bundle))
 
@@ -116,7 +116,7 @@ BAD_EXTRAS = [
     ("timeout", "nan", "expected a finite number"),
     ("connect_timeout", "0", "must be greater than 0"),
     ("verify", "maybe", "expected true or false"),
-    ("token_in", "query", "expected one of header, body"),
+    ("auth_placement", "query", "expected one of body, header"),
     ("max_retries", "three", "expected a whole number"),
     ("max_retries", "1.5", "expected a whole number"),
     ("max_retries", -1, "must be 0 or more"),

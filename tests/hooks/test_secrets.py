@@ -83,7 +83,7 @@ def test_token_is_sent_in_the_configured_place_only(
     make_hook: MakeHook, recorder: tuple[str, Seen], token_in: str
 ) -> None:
     url, seen = recorder
-    hook = make_hook("altcraft_recorder", url=url, token_in=token_in)
+    hook = make_hook("altcraft_recorder", url=url, auth_placement=token_in)
 
     hook.get_balance(loyalty_program_id=PROGRAM, matching=ANN)
 
@@ -101,8 +101,8 @@ def test_token_is_sent_in_the_configured_place_only(
 def test_sandbox_accepts_the_token_and_refuses_a_wrong_one_in_each_place(
     make_hook: MakeHook, sandbox: SandboxHandle, token_in: str
 ) -> None:
-    good = make_hook("altcraft_good", token_in=token_in)
-    bad = make_hook("altcraft_bad", token=WRONG_TOKEN, token_in=token_in)
+    good = make_hook("altcraft_good", auth_placement=token_in)
+    bad = make_hook("altcraft_bad", token=WRONG_TOKEN, auth_placement=token_in)
 
     assert good.get_balance(loyalty_program_id=PROGRAM, matching=ANN).total_balance == 500
     with pytest.raises(AltcraftAuthError):
@@ -174,11 +174,11 @@ def test_token_and_emails_never_reach_logs_or_errors(
     errors: list[BaseException] = []
     test_messages: list[str] = []
     for token_in in ("header", "body"):
-        hook = make_hook(f"altcraft_{token_in}", token_in=token_in)
+        hook = make_hook(f"altcraft_{token_in}", auth_placement=token_in)
         errors += _exercise(hook, sandbox, tmp_path)
         for failing in (
-            make_hook(f"altcraft_wrong_{token_in}", token=WRONG_TOKEN, token_in=token_in),
-            make_hook(f"altcraft_refused_{token_in}", url=closed_port_url(), token_in=token_in),
+            make_hook(f"altcraft_wrong_{token_in}", token=WRONG_TOKEN, auth_placement=token_in),
+            make_hook(f"altcraft_refused_{token_in}", url=closed_port_url(), auth_placement=token_in),
         ):
             _expect_error(
                 errors, partial(failing.get_balance, loyalty_program_id=PROGRAM, matching=ANN)

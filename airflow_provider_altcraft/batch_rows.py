@@ -282,6 +282,17 @@ class RowSpec:
                 problems.append(RowProblem(row_number, self.row_key_column, "the row key is empty"))
             else:
                 row_key = str(key_value)
+        if values["points_currency_iid"] is None and values["points_currency_eid"] is None:
+            problems.append(
+                RowProblem(
+                    row_number,
+                    "points_currency_eid",
+                    "is missing, and exactly-once sending looks eids up in the member's "
+                    "transactions of one currency; add a points_currency_eid column, pass "
+                    "points_currency_eid to the operator, or set the connection's "
+                    "default_points_currency_eid",
+                )
+            )
         if problems or matching is None or amount is None:
             return problems
         given_eid = values.get("transaction_eid")

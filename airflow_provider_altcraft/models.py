@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.exceptions import AltcraftEidSettledError, AltcraftValidationError
 from airflow_provider_altcraft.validation import (
     currency_payload,
     format_amount,
@@ -366,6 +366,9 @@ class PointsTransaction:
     balance_after: Decimal | None
     transaction_eid: str | None = None
     already_existed: bool = False
+    #: False when the transaction was found by its eid and Altcraft reported no state for it
+    #: (it publishes none): it exists, but whether it was later rolled back cannot be known.
+    state_known: bool = True
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any], transaction_eid: str | None) -> PointsTransaction:
@@ -384,6 +387,7 @@ class PointsTransaction:
             "balance_before": format_optional_amount(self.balance_before),
             "balance_after": format_optional_amount(self.balance_after),
             "already_existed": self.already_existed,
+            "state_known": self.state_known,
         }
 
 
@@ -464,9 +468,10 @@ class AccountTransaction:
 
     @property
     def status(self) -> str | None:
-        """Transaction state when the server reports one (undocumented; the sandbox does)."""
+        """Transaction state when the server reports one (Altcraft publishes no such field;
+        the sandbox adds it with ``unpublished_fields``)."""
         value = self.extra.get("status")
-        return None if value is None else str(value)
+        return None if value is None else str(value).lower()
 
     def as_points_transaction(self) -> PointsTransaction:
         return PointsTransaction(
@@ -475,7 +480,31 @@ class AccountTransaction:
             balance_after=self.balance_after,
             transaction_eid=self.transaction_eid,
             already_existed=True,
+            state_known=self.status is not None,
         )
+
+
+#: States (reported by the sandbox; Altcraft documents none) in which a transaction no longer
+#: holds or moves points: its eid cannot be applied again.
+SETTLED_STATES = frozenset({"rolled_back", "cancelled", "canceled", "expired"})
+
+
+def eid_holder(eid: str, transactions: Sequence[AccountTransaction]) -> AccountTransaction | None:
+    """Of a member's transactions carrying ``eid`` (in list order), the one that holds the
+    points, or None when there is none.
+
+    That is the last one: committing a temporary accrual adds a new full transaction under
+    the same eid (the guide's commit page), after the temporary one. Raises
+    :class:`AltcraftEidSettledError` when it reports a settled state (rolled back, cancelled,
+    expired). With no state reported it is taken as live (``state_known`` False): sending the
+    eid again could move the points twice, and Altcraft offers no way to tell.
+    """
+    if not transactions:
+        return None
+    holder = transactions[-1]
+    if holder.status in SETTLED_STATES:
+        raise AltcraftEidSettledError(eid, holder.transaction_id, holder.status)
+    return holder
 
 
 @dataclass(frozen=True)
@@ -549,11 +578,14 @@ class TaskStatus:
     progress: int | None
     urls: list[str]
     total: int | None
-    errors: int | None
+    #: ``result.errors``: an array in the guide (an older ``0`` reads as none).
+    errors: list[Any] = field(default_factory=list)
     error_text: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    #: "success" is what older Altcraft docs call "completed".
+    #: "success" is what older Altcraft docs call "completed". The value of a task still
+    #: running is unpublished: any status that is neither final is taken as pending (the
+    #: waits have a timeout).
     COMPLETED = ("completed", "success")
     FAILED = ("failed", "error", "canceled", "cancelled")
 
@@ -566,15 +598,23 @@ class TaskStatus:
             progress=data.get("progress"),
             urls=[str(url) for url in result.get("urls") or []],
             total=result.get("total"),
-            errors=result.get("errors"),
+            errors=_errors(result.get("errors")),
             error_text=_str_or_none(data, "error_text") or _str_or_none(result, "error"),
             extra=_extra(data, ("status", "progress", "result")),
         )
 
     @property
     def is_completed(self) -> bool:
-        return self.status in self.COMPLETED
+        """Completed without errors (a completed task that reports errors is failed: its
+        result may be partial)."""
+        return self.status in self.COMPLETED and not self.errors
 
     @property
     def is_failed(self) -> bool:
-        return self.status in self.FAILED
+        return self.status in self.FAILED or (self.status in self.COMPLETED and bool(self.errors))
+
+
+def _errors(value: object) -> list[Any]:
+    if value in (None, 0, "", "0"):
+        return []
+    return list(value) if isinstance(value, list) else [value]

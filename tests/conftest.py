@@ -23,7 +23,15 @@ SEED_PATH = REPO / "airflow_provider_altcraft" / "sandbox" / "seed_example.json"
 #: Long enough for Airflow's secrets masker (it skips secrets under 5 characters).
 TOKEN = "test-token-5f1c0d9e7b3a"
 #: Fast retries so fault-injection tests do not sleep for seconds.
-CONNECTION_EXTRA = {"backoff_base": 0.01, "backoff_max": 0.05, "retry_after_max": 2, "timeout": 5}
+# The tests' connection names a default currency, as a user's would: exactly-once lookups need
+# one (tests/hooks/test_guide_facts.py covers a connection without it).
+CONNECTION_EXTRA = {
+    "backoff_base": 0.01,
+    "backoff_max": 0.05,
+    "retry_after_max": 2,
+    "timeout": 5,
+    "default_points_currency_eid": "stars",
+}
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="altcraft-test-airflow-"))
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)

@@ -43,7 +43,6 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
     AltcraftAuthError,
     AltcraftBadResponseError,
-    AltcraftEidSettledError,
     AltcraftError,
     AltcraftOutcomeUnknownError,
     AltcraftRateLimitError,
@@ -63,13 +62,14 @@ from airflow_provider_altcraft.models import (
     PromotionsPage,
     TaskStatus,
     TransactionResult,
+    eid_holder,
     mask_personal_data,
 )
+from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.validation import (
     currency_payload,
     format_rfc3339,
     parse_bool,
-    parse_date_range,
     parse_datetime,
     parse_optional_str,
     parse_positive_int,
@@ -82,8 +82,10 @@ if TYPE_CHECKING:
 API_PREFIX = "/api/v1.1/"
 #: Altcraft's own code for a missing/invalid token, and "forbidden".
 AUTH_ERROR_CODES = frozenset({401, 403})
-#: After one of these the request was not processed, so even redeem may be sent again.
-NOT_PROCESSED_STATUSES = frozenset({429, 503})
+#: Overload answers: every thread of the hook backs off. A 429 means "not processed" (even a
+#: redeem may be sent again); a 503 only when the connection says so (``http_503_not_applied``:
+#: Altcraft does not publish whether a gateway's 503 can follow an applied write).
+OVERLOAD_STATUSES = frozenset({429, 503})
 #: How a refused resend of a state change says "this already happened" (see
 #: ``_transaction_action``), per endpoint, lower case.
 ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
@@ -91,9 +93,6 @@ ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
     "loyalty/rollback_transaction": ("already rolled back",),
     "loyalty/cancel_transaction": ("already cancelled", "already canceled"),
 }
-#: Transaction states (reported by the sandbox; Altcraft documents none) in which a
-#: transaction no longer holds or moves points: its eid cannot be applied again.
-SETTLED_STATUSES = frozenset({"rolled_back", "cancelled", "canceled", "expired"})
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 #: Sent by test_connection, which expects Altcraft to refuse it.
 CONNECTION_TEST_INVALID_TOKEN = "airflow-connection-test-invalid-token"
@@ -303,14 +302,14 @@ class AltcraftHook(BaseHook):
             status = response.status_code
             self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
             if status == 429 or status >= 500:
-                if status not in NOT_PROCESSED_STATUSES and not resend_safe:
+                not_processed = status == 429 or (status == 503 and settings.http_503_not_applied)
+                if not not_processed and not resend_safe:
                     raise AltcraftOutcomeUnknownError(endpoint, f"HTTP {status}", transaction_eid)
                 if retries_left > 0:
                     delay = self._retry_delay(response, attempt)
-                    if status in NOT_PROCESSED_STATUSES:
+                    if status in OVERLOAD_STATUSES:
                         self._throttle.pause(delay)  # every thread of this hook backs off
-                    else:
-                        earlier_attempt_lost = True
+                    earlier_attempt_lost = earlier_attempt_lost or not not_processed
                     self.log.warning(
                         "Altcraft %s: HTTP %s; retrying in %.1f s (%d left)",
                         endpoint, status, delay, retries_left,
@@ -447,6 +446,7 @@ class AltcraftHook(BaseHook):
             raise AltcraftValidationError(
                 "transaction_eid", "is missing", "exactly-once sending needs an eid to look up"
             )
+        request = self.with_lookup_currency(request)
         if check_existing and (found := self._find_request(request)) is not None:
             self.log.info("Transaction %s is already in Altcraft; not sending it again", eid)
             return found
@@ -467,22 +467,56 @@ class AltcraftHook(BaseHook):
                 return found
             raise
 
-    def _find_request(self, request: PointsRequest) -> PointsTransaction | None:
-        assert request.transaction_eid is not None
-        found = self.find_transaction_by_eid(
-            loyalty_program_id=request.loyalty_program_id,
-            matching=request.matching,
-            transaction_eid=request.transaction_eid,
-            points_currency_iid=request.points_currency_iid,
-            points_currency_eid=request.points_currency_eid,
-        )
-        if found is None:
-            return None
-        if found.status in SETTLED_STATUSES:
-            raise AltcraftEidSettledError(
-                request.transaction_eid, found.transaction_id, found.status
+    def with_lookup_currency(self, request: PointsRequest) -> PointsRequest:
+        """``request`` with its currency set: an eid lookup (``loyalty/account/transactions``)
+        needs the currency the transaction was made in, so a request sent exactly once names
+        it explicitly (its own, else the connection's ``default_points_currency_eid``) rather
+        than leave Altcraft to pick one the lookup might not search."""
+        if request.points_currency_iid is not None or request.points_currency_eid is not None:
+            return request
+        _, eid = self._currency_for("exactly-once sending (its eid lookups)", None, None)
+        return dataclasses.replace(request, points_currency_eid=eid)
+
+    def _currency_for(
+        self, purpose: str, iid: int | None, eid: str | None
+    ) -> tuple[int | None, str | None]:
+        """The given currency, else the connection's default; for calls that require one."""
+        if iid is not None or eid is not None:
+            return iid, eid
+        default = self.settings.default_points_currency_eid
+        if default is None:
+            raise AltcraftValidationError(
+                "points_currency_eid",
+                f"is missing and {purpose} needs the points currency",
+                f"pass points_currency_eid (or points_currency_iid), or set the extra "
+                f"default_points_currency_eid of connection {self.altcraft_conn_id!r}",
             )
-        return found.as_points_transaction()
+        return None, default
+
+    def _find_request(self, request: PointsRequest) -> PointsTransaction | None:
+        eid = request.transaction_eid
+        assert eid is not None
+        holder = eid_holder(
+            eid,
+            self.find_transactions_by_eid(
+                loyalty_program_id=request.loyalty_program_id,
+                matching=request.matching,
+                transaction_eid=eid,
+                points_currency_iid=request.points_currency_iid,
+                points_currency_eid=request.points_currency_eid,
+            ),
+        )
+        if holder is None:
+            return None
+        if holder.status is None:
+            self.log.warning(
+                "Transaction %s (eid %s) is in Altcraft, which reports no state for it: taken "
+                "as applied and not sent again (if it was rolled back or cancelled, apply it "
+                "under a new transaction_eid)",
+                holder.transaction_id,
+                eid,
+            )
+        return holder.as_points_transaction()
 
     def commit_transaction(
         self,
@@ -585,7 +619,11 @@ class AltcraftHook(BaseHook):
         if not 1 <= limit <= ACCOUNT_TRANSACTIONS_PAGE_MAX:
             raise AltcraftValidationError("limit", f"{limit} is out of range", "use 1 to 100")
         payload = _account_payload(
-            loyalty_program_id, matching, points_currency_iid, points_currency_eid
+            loyalty_program_id,
+            matching,
+            *self._currency_for(
+                "loyalty/account/transactions", points_currency_iid, points_currency_eid
+            ),
         )
         payload["limit"] = limit
         if from_id is not None:
@@ -632,19 +670,45 @@ class AltcraftHook(BaseHook):
         points_currency_iid: int | None = None,
         points_currency_eid: str | None = None,
     ) -> AccountTransaction | None:
-        """The member's transaction with this ``transaction_eid``, or None.
+        """The member's transaction holding this ``transaction_eid`` (see
+        :func:`~airflow_provider_altcraft.models.eid_holder`), or None; raises
+        :class:`AltcraftEidSettledError` when it reports a settled state."""
+        return eid_holder(
+            transaction_eid,
+            self.find_transactions_by_eid(
+                loyalty_program_id=loyalty_program_id,
+                matching=matching,
+                transaction_eid=transaction_eid,
+                points_currency_iid=points_currency_iid,
+                points_currency_eid=points_currency_eid,
+            ),
+        )
 
-        Altcraft has no lookup by eid, so this pages through the member's transactions.
+    def find_transactions_by_eid(
+        self,
+        *,
+        loyalty_program_id: int,
+        matching: Matching,
+        transaction_eid: str,
+        points_currency_iid: int | None = None,
+        points_currency_eid: str | None = None,
+    ) -> list[AccountTransaction]:
+        """Every transaction of the member carrying ``transaction_eid``, in list order (a
+        committed temporary accrual leaves two: the temporary one and its full copy).
+
+        Altcraft has no lookup by eid, so this pages through all the member's transactions in
+        the currency (required: the connection's default is used when none is given).
         """
-        for transaction in self.iter_account_transactions(
-            loyalty_program_id=loyalty_program_id,
-            matching=matching,
-            points_currency_iid=points_currency_iid,
-            points_currency_eid=points_currency_eid,
-        ):
-            if transaction.transaction_eid == transaction_eid:
-                return transaction
-        return None
+        return [
+            transaction
+            for transaction in self.iter_account_transactions(
+                loyalty_program_id=loyalty_program_id,
+                matching=matching,
+                points_currency_iid=points_currency_iid,
+                points_currency_eid=points_currency_eid,
+            )
+            if transaction.transaction_eid == transaction_eid
+        ]
 
     def get_expiring_points(
         self,
@@ -656,15 +720,14 @@ class AltcraftHook(BaseHook):
         points_currency_iid: int | None = None,
         points_currency_eid: str | None = None,
     ) -> Decimal:
-        """Points that expire between ``date_from`` and ``date_to`` inclusive."""
-        if points_currency_iid is None and points_currency_eid is None:
-            raise AltcraftValidationError(
-                "points_currency_eid", "is missing", "expiring points need the points currency"
-            )
+        """Points that expire in the period (see :meth:`Period.from_arguments`: a date is a
+        whole UTC day, a date-time ``date_to`` is excluded), sent as RFC3339 bounds."""
         payload = _account_payload(
-            loyalty_program_id, matching, points_currency_iid, points_currency_eid
+            loyalty_program_id,
+            matching,
+            *self._currency_for("expiring points", points_currency_iid, points_currency_eid),
         )
-        payload.update(_period(date_from, date_to))
+        payload.update(Period.from_arguments(date_from, date_to).last_second_bounds())
         endpoint = "loyalty/account/expiring_points"
         data = _data_object(endpoint, self._call(endpoint, payload, resend_safe=True))
         return parse_wire_decimal(data.get("expiring_points", "0"), "expiring_points")
@@ -776,22 +839,27 @@ class AltcraftHook(BaseHook):
         self,
         *,
         loyalty_program_id: int,
-        date_from: date | datetime | str,
-        date_to: date | datetime | str,
+        date_from: date | datetime | str | None = None,
+        date_to: date | datetime | str | None = None,
         points_currency_iid: int | None = None,
         points_currency_eid: str | None = None,
         from_id: str | None = None,
+        period: Period | None = None,
     ) -> str:
-        """Start an asynchronous export of points transactions; returns the ``task_id``."""
-        currency = currency_payload(points_currency_iid, points_currency_eid)
-        if not currency:
-            raise AltcraftValidationError(
-                "points_currency_eid", "is missing", "an export needs the points currency"
-            )
+        """Start an asynchronous export of points transactions; returns the ``task_id``.
+
+        The period is ``period``, or ``date_from``/``date_to`` as in
+        :meth:`Period.from_arguments`. Altcraft reads both bounds as inclusive: the file may
+        hold rows created at exactly the period's end, which
+        :func:`~airflow_provider_altcraft.export_files.assemble_export` drops.
+        """
+        if period is None:
+            period = Period.from_arguments(date_from, date_to)
+        iid, eid = self._currency_for("an export", points_currency_iid, points_currency_eid)
         payload: dict[str, Any] = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
-            **currency,
-            **_period(date_from, date_to),
+            **currency_payload(iid, eid),
+            **period.to_json(),
         }
         if from_id is not None:
             payload["from_id"] = from_id
@@ -894,11 +962,6 @@ def _account_payload(
         **currency_payload(points_currency_iid, points_currency_eid),
         **matching.to_payload(),
     }
-
-
-def _period(date_from: object, date_to: object) -> dict[str, str]:
-    start, end = parse_date_range(date_from, date_to)
-    return {"date_from": start.isoformat(), "date_to": end.isoformat()}
 
 
 def _check_envelope(endpoint: str, response: requests.Response, conn_id: str) -> dict[str, Any]:

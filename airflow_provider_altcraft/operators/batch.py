@@ -45,11 +45,11 @@ from airflow_provider_altcraft.compat import AirflowException, AirflowFailExcept
 from airflow_provider_altcraft.exceptions import (
     AltcraftAuthError,
     AltcraftConfigError,
-    AltcraftEidSettledError,
     AltcraftError,
     AltcraftValidationError,
 )
-from airflow_provider_altcraft.hooks.altcraft import SETTLED_STATUSES, AltcraftHook
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.models import eid_holder
 from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS, AltcraftBaseOperator
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class EidIndex:
         self._hook = hook
         self._max_members = max_members
         self._lock = threading.Lock()
-        self._members: OrderedDict[tuple[Any, ...], Future[dict[str, AccountTransaction]]] = (
+        self._members: OrderedDict[tuple[Any, ...], Future[dict[str, list[AccountTransaction]]]] = (
             OrderedDict()
         )
 
@@ -210,25 +210,20 @@ class EidIndex:
                 entry.set_exception(exc)
         eid = request.transaction_eid
         assert eid is not None
-        found = entry.result().get(eid)
-        if found is None:
-            return None
-        status = found.status
-        if status in SETTLED_STATUSES:
-            raise AltcraftEidSettledError(eid, found.transaction_id, status)
-        return found.transaction_id
+        holder = eid_holder(eid, entry.result().get(eid, []))
+        return None if holder is None else holder.transaction_id
 
-    def _read_member(self, request: PointsRequest) -> dict[str, AccountTransaction]:
-        return {
-            transaction.transaction_eid: transaction
-            for transaction in self._hook.iter_account_transactions(
-                loyalty_program_id=request.loyalty_program_id,
-                matching=request.matching,
-                points_currency_iid=request.points_currency_iid,
-                points_currency_eid=request.points_currency_eid,
-            )
-            if transaction.transaction_eid
-        }
+    def _read_member(self, request: PointsRequest) -> dict[str, list[AccountTransaction]]:
+        by_eid: dict[str, list[AccountTransaction]] = {}
+        for transaction in self._hook.iter_account_transactions(
+            loyalty_program_id=request.loyalty_program_id,
+            matching=request.matching,
+            points_currency_iid=request.points_currency_iid,
+            points_currency_eid=request.points_currency_eid,
+        ):
+            if transaction.transaction_eid:
+                by_eid.setdefault(transaction.transaction_eid, []).append(transaction)
+        return by_eid
 
 
 def send_rows(
@@ -554,6 +549,15 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         source, constants = self.build_for_execute()
+        if "points_currency_iid" not in constants and "points_currency_eid" not in constants:
+            # Rows without a currency of their own take the connection's default: their
+            # exactly-once lookups need one (checked per row before anything is sent).
+            try:
+                default = self.hook.settings.default_points_currency_eid
+            except AltcraftConfigError as exc:
+                raise AirflowFailException(str(exc)) from None
+            if default is not None:
+                constants["points_currency_eid"] = default
         ti = context["ti"]
         map_index = -1 if ti.map_index is None else ti.map_index
         spec = RowSpec(

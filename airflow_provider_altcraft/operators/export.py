@@ -11,25 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 from airflow_provider_altcraft.compat import AirflowException, Context, conf
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.export_csv import ExportFormatError
+from airflow_provider_altcraft.export_files import AssembledExport, assemble_export
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, check_currency
+from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.triggers.altcraft import (
     AltcraftExportTaskTrigger,
     seconds_until_next_poll,
     task_event,
 )
-from airflow_provider_altcraft.validation import (
-    parse_date,
-    parse_date_range,
-    parse_optional_str,
-    parse_positive_int,
-)
+from airflow_provider_altcraft.validation import parse_optional_str, parse_positive_int
 
 __all__ = [
     "AltcraftExportTransactionsOperator",
@@ -56,23 +54,23 @@ class ExportRequest:
 
     loyalty_program_id: int
     currency: dict[str, Any]
-    date_from: date | None
-    date_to: date | None
+    period: Period | None
 
 
-def parse_period(values: Mapping[str, Any]) -> tuple[date | None, date | None]:
-    """``date_from`` and ``date_to`` (inclusive), both or neither (= the data interval)."""
+def parse_period(values: Mapping[str, Any]) -> Period | None:
+    """The period of ``date_from`` and ``date_to`` (see :meth:`Period.from_arguments`), both
+    or neither (None: the data interval)."""
     date_from, date_to = values.get("date_from"), values.get("date_to")
     if (date_from is None) != (date_to is None):
         raise AltcraftValidationError(
             "date_from" if date_from is None else "date_to",
             "is missing while the other end of the period is given",
-            "pass both date_from and date_to (inclusive dates), or neither to use the "
-            "run's data interval",
+            "pass both date_from and date_to (dates are whole UTC days, a date-time date_to "
+            "is excluded), or neither to use the run's data interval",
         )
     if date_from is None or date_to is None:
-        return None, None
-    return parse_date_range(date_from, date_to)
+        return None
+    return Period.from_arguments(date_from, date_to)
 
 
 def build_export_request(values: Mapping[str, Any]) -> ExportRequest:
@@ -84,27 +82,18 @@ def build_export_request(values: Mapping[str, Any]) -> ExportRequest:
             "is missing (and so is points_currency_iid)",
             "an export covers one points currency: pass its eid (e.g. 'stars') or iid",
         )
-    date_from, date_to = parse_period(values)
     return ExportRequest(
         loyalty_program_id=parse_positive_int(values["loyalty_program_id"], "loyalty_program_id"),
         currency=currency,
-        date_from=date_from,
-        date_to=date_to,
+        period=parse_period(values),
     )
 
 
-def resolve_period(
-    context: Context, date_from: date | None, date_to: date | None
-) -> tuple[date, date]:
-    """The inclusive UTC dates to cover: the given ones, else the run's data interval.
-
-    The interval's end is exclusive: the interval 2024-09-01 00:00 to 2024-09-02 00:00 covers
-    2024-09-01 only. An empty interval (Airflow 3's default cron and delta schedules, manual
-    runs) covers the last complete UTC day before its end: a run at 2024-09-02 00:00 covers
-    2024-09-01, the day that just ended.
-    """
-    if date_from is not None and date_to is not None:
-        return date_from, date_to
+def resolve_period(context: Context, period: Period | None) -> Period:
+    """The given period, else the run's data interval ``[start, end)`` (see
+    :meth:`Period.from_data_interval`): consecutive runs cover every transaction once."""
+    if period is not None:
+        return period
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
     if start is None or end is None:
@@ -113,10 +102,7 @@ def resolve_period(
             "is not given and this run has no data interval",
             "pass date_from and date_to, or run the DAG on a schedule",
         )
-    last = parse_date(end - timedelta(microseconds=1), "data_interval_end")
-    if end <= start:
-        return last, last
-    return parse_date(start, "data_interval_start"), last
+    return Period.from_data_interval(start, end)
 
 
 def wait_for_task(
@@ -142,17 +128,20 @@ def wait_for_task(
 
 
 def download_export(
-    hook: AltcraftHook, event: Mapping[str, Any], output_path: str, *, timeout: float
-) -> tuple[int, int]:
-    """Stream a finished export to ``output_path``; returns (rows, bytes).
+    hook: AltcraftHook,
+    event: Mapping[str, Any],
+    output_path: str,
+    period: Period,
+    *,
+    timeout: float,
+) -> AssembledExport:
+    """Download every file of a finished export and assemble the period's rows at
+    ``output_path`` (see :mod:`~airflow_provider_altcraft.export_files`).
 
     Raises :class:`AirflowException` with a clear message for a failed, timed-out or
-    unreadable export, and when the file does not hold the rows Altcraft announced. The file
-    is downloaded and checked beside ``output_path``, then renamed: a download that fails
-    the checks leaves nothing at ``output_path``.
+    unreadable export, and when the files do not hold the rows Altcraft announced; then
+    nothing is left at ``output_path``.
     """
-    from airflow_provider_altcraft.export_csv import REQUIRED_COLUMNS, count_rows
-
     task_id = event.get("task_id")
     outcome = event.get("status")
     if outcome == "failed":
@@ -167,38 +156,32 @@ def download_export(
         raise AirflowException(
             f"Waiting for Altcraft export task {task_id} failed: {event.get('message')}"
         )
-    urls = list(event.get("urls") or [])
-    if len(urls) > 1:
-        raise AirflowException(
-            f"Altcraft export task {task_id} produced {len(urls)} files; this operator "
-            "handles exports of one file"
-        )
     path = Path(output_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    unchecked = path.with_name(path.name + ".unchecked")
+    urls = list(event.get("urls") or [])
+    parts = [path.with_name(f"{path.name}.part{i + 1}") for i in range(len(urls))]
+    announced = event.get("total")
     try:
-        if urls:
-            size = hook.download_file(urls[0], unchecked)
-        else:  # nothing to export: an empty file with the header, so readers still work
-            unchecked.write_text(",".join(REQUIRED_COLUMNS) + "\r\n", encoding="utf-8")
-            size = unchecked.stat().st_size
-        rows = count_rows(unchecked, required=REQUIRED_COLUMNS)
-        announced = event.get("total")
-        if announced is not None and int(announced) != rows:
-            raise AirflowException(
-                f"Altcraft export task {task_id}: the downloaded file has {rows} rows but "
-                f"Altcraft announced {announced}; the download is incomplete"
-            )
-        unchecked.replace(path)
+        for url, part in zip(urls, parts, strict=True):
+            hook.download_file(url, part)
+        return assemble_export(
+            parts,
+            path,
+            period,
+            announced_total=None if announced is None else int(announced),
+            task_id=str(task_id),
+        )
+    except ExportFormatError as exc:
+        raise AirflowException(str(exc)) from None
     finally:
-        unchecked.unlink(missing_ok=True)
-    return rows, size
+        for part in parts:
+            part.unlink(missing_ok=True)
 
 
 def export_to_file(
     hook: AltcraftHook,
     request: ExportRequest,
-    period: tuple[date, date],
+    period: Period,
     output_path: str,
     *,
     poll_interval: float,
@@ -210,35 +193,32 @@ def export_to_file(
     event = wait_for_task(
         hook, task_id, poll_interval=poll_interval, deadline=time.time() + timeout, log=log
     )
-    rows, size = download_export(hook, event, output_path, timeout=timeout)
-    return export_summary(output_path, rows, size, period, task_id)
+    written = download_export(hook, event, output_path, period, timeout=timeout)
+    return export_summary(output_path, written, period, task_id)
 
 
-def start_export(
-    hook: AltcraftHook, request: ExportRequest, period: tuple[date, date], log: TaskLog
-) -> str:
+def start_export(hook: AltcraftHook, request: ExportRequest, period: Period, log: TaskLog) -> str:
     task_id = hook.start_transactions_export(
-        loyalty_program_id=request.loyalty_program_id,
-        date_from=period[0],
-        date_to=period[1],
-        **request.currency,
+        loyalty_program_id=request.loyalty_program_id, period=period, **request.currency
     )
     log.info(
-        "Started Altcraft export task %s: program %s, %s, %s to %s",
-        task_id, request.loyalty_program_id, request.currency, period[0], period[1],
+        "Started Altcraft export task %s: program %s, %s, period %s",
+        task_id, request.loyalty_program_id, request.currency, period,
     )  # fmt: skip
     return task_id
 
 
 def export_summary(
-    path: str, rows: int, size: int, period: tuple[date, date], task_id: str
+    path: str, written: AssembledExport, period: Period, task_id: str
 ) -> dict[str, Any]:
+    """The XCom of an export: ``date_to`` is exclusive (the period is ``[date_from, date_to)``);
+    ``dropped_at_bounds`` counts the rows Altcraft sent from outside it (created at its end)."""
     return {
         "path": str(path),
-        "rows": rows,
-        "bytes": size,
-        "date_from": period[0].isoformat(),
-        "date_to": period[1].isoformat(),
+        "rows": written.rows,
+        "bytes": written.size,
+        **period.to_json(),
+        "dropped_at_bounds": written.dropped,
         "export_task_id": task_id,
     }
 
@@ -258,8 +238,10 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
     :param points_currency_eid: the currency's eid (or ``points_currency_iid``); required.
     :param output_path: where to write the CSV (templated, e.g.
         ``"/data/altcraft/{{ ds }}.csv"``); written complete or not at all.
-    :param date_from: first day (inclusive, UTC), with ``date_to`` the last day (inclusive).
-        Default: the run's data interval (see :func:`resolve_period`).
+    :param date_from: start of the period (included): a date (its UTC midnight) or an aware
+        datetime / RFC3339 string; with ``date_to``, its end: a date is the last whole day
+        included, a date-time is excluded. Default: the run's data interval ``[start, end)``
+        (see :func:`resolve_period`), so consecutive runs hold every transaction once.
     :param deferrable: wait in the triggerer (frees the worker slot) instead of polling.
         Default: Airflow's ``[operators] default_deferrable`` (False unless configured).
     :param poll_interval: seconds between two ``tasks/status`` calls.
@@ -315,7 +297,7 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         request: ExportRequest = self.build_for_execute()
-        period = resolve_period(context, request.date_from, request.date_to)
+        period = resolve_period(context, request.period)
         task_id = start_export(self.hook, request, period, self.log)
         context["ti"].xcom_push(key="export_task_id", value=task_id)
         deadline = time.time() + self.timeout
@@ -342,9 +324,12 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
         """Resume after the trigger fired: download the file, or fail with its reason."""
         # The period is computed again: same arguments and data interval, same dates.
         request: ExportRequest = self.build_for_execute()
-        return self._finish(event, resolve_period(context, request.date_from, request.date_to))
+        return self._finish(event, resolve_period(context, request.period))
 
-    def _finish(self, event: Mapping[str, Any], period: tuple[date, date]) -> dict[str, Any]:
-        rows, size = download_export(self.hook, event, self.output_path, timeout=self.timeout)
-        self.log.info("Downloaded %d transactions (%d bytes) to %s", rows, size, self.output_path)
-        return export_summary(self.output_path, rows, size, period, str(event["task_id"]))
+    def _finish(self, event: Mapping[str, Any], period: Period) -> dict[str, Any]:
+        written = download_export(self.hook, event, self.output_path, period, timeout=self.timeout)
+        self.log.info(
+            "Wrote %d transactions of %s (%d bytes) to %s",
+            written.rows, period, written.size, self.output_path,
+        )  # fmt: skip
+        return export_summary(self.output_path, written, period, str(event["task_id"]))

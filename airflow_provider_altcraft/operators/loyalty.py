@@ -20,7 +20,11 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
-from airflow_provider_altcraft.exceptions import AltcraftApiError, AltcraftEidSettledError
+from airflow_provider_altcraft.exceptions import (
+    AltcraftApiError,
+    AltcraftEidSettledError,
+    AltcraftValidationError,
+)
 from airflow_provider_altcraft.hooks.altcraft import transaction_reference
 from airflow_provider_altcraft.models import Matching, PointsOperation, PointsRequest
 from airflow_provider_altcraft.operators.base import (
@@ -116,7 +120,28 @@ class _PointsOperator(AltcraftBaseOperator):
         self.check_existing = check_existing
         self.check_arguments_at_parse_time()
 
+    def check_arguments_at_parse_time(self) -> None:
+        super().check_arguments_at_parse_time()
+        if not getattr(self, "_BaseOperator__from_mapped", False):
+            self._check_currency_given(self._argument_values())
+
+    def _check_currency_given(self, values: Mapping[str, Any]) -> None:
+        """The currency is required here although Altcraft's redeem/accrue take none: the
+        eid lookups that keep the task exactly-once must search the transaction's currency."""
+        if values.get("points_currency_iid") in (None, "") and values.get(
+            "points_currency_eid"
+        ) in (None, ""):
+            raise AltcraftValidationError(
+                "points_currency_eid",
+                "is missing (and so is points_currency_iid); the exactly-once eid lookups "
+                "(loyalty/account/transactions) search one currency",
+                "pass points_currency_eid='<eid>' or points_currency_iid=<iid>, or the "
+                "connection's default: points_currency_eid='{{ conn."
+                f"{self.altcraft_conn_id}.extra_dejson.default_points_currency_eid }}}}'",
+            )
+
     def build(self, values: Mapping[str, Any]) -> PointsRequest:
+        self._check_currency_given(values)
         extra = {
             name: values[name] for name in ("activation_date", "expiration_date") if name in values
         }
@@ -264,7 +289,17 @@ class _TransactionActionOperator(AltcraftBaseOperator):
         )
         if result.balance is not None:
             context["ti"].xcom_push(key="balance", value=format_amount(result.balance))
-        return result.transaction_id or reference.get("transaction_id")
+        sent_id = reference.get("transaction_id")
+        if result.transaction_id and sent_id and result.transaction_id != sent_id:
+            # Committing a temporary accrual creates a new full transaction (the guide's
+            # commit page): the return value is the one now holding the points.
+            self.log.info(
+                "Transaction %s now holds the points of temporary transaction %s",
+                result.transaction_id,
+                sent_id,
+            )
+            context["ti"].xcom_push(key="temporary_transaction_id", value=sent_id)
+        return result.transaction_id or sent_id
 
 
 class AltcraftCommitTransactionOperator(_TransactionActionOperator):

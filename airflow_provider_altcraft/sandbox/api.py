@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from airflow_provider_altcraft.sandbox.config import SandboxConfig
 from airflow_provider_altcraft.sandbox.ledger import Ledger, Match
 from airflow_provider_altcraft.sandbox.values import (
     ApiError,
+    format_amount,
+    format_plain_amount,
     parse_amount,
     parse_date_bound,
     parse_rfc3339,
@@ -84,7 +87,34 @@ def _limit(body: Body) -> int:
     return limit
 
 
-def _match(body: Body) -> Match:
+#: Keys of answers that hold amounts (re-rendered for the amount_format option).
+AMOUNT_KEYS = frozenset(
+    {"amount", "balance_before", "balance_after", "balance", "total_balance",
+     "active_balance", "expiring_points"}
+)  # fmt: skip
+
+
+def amount_renderer(config: SandboxConfig) -> Callable[[Decimal], str]:
+    return format_plain_amount if config.amount_format == "plain" else format_amount
+
+
+def _render_amounts(data: Any, config: SandboxConfig) -> Any:
+    """Answers leave the ledger padded ("475.00"); re-render them as configured."""
+    if config.amount_format == "padded":
+        return data
+    if isinstance(data, list):
+        return [_render_amounts(item, config) for item in data]
+    if isinstance(data, dict):
+        return {
+            key: format_plain_amount(Decimal(value))
+            if key in AMOUNT_KEYS and isinstance(value, str)
+            else value
+            for key, value in data.items()
+        }
+    return data
+
+
+def _match(body: Body, config: SandboxConfig) -> Match:
     mode = body.get("matching")
     if mode is None:
         raise ApiError(400, "matching is required")
@@ -98,24 +128,34 @@ def _match(body: Body) -> Match:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ApiError(400, "field_value must be a string or an integer")
         return Match("custom", str(value), field_name)  # compared as strings: 123 == "123"
+    exact = config.email_matching == "exact"
     value = body.get(mode)
     if value is None or value == "":
         raise ApiError(400, f"{mode} is required when matching = {mode}")
     if not isinstance(value, str):
         raise ApiError(400, f"{mode} must be a string")
-    return Match(str(mode), value)
+    return Match(str(mode), value, exact_email=exact)
 
 
-def _currency(body: Body) -> tuple[int | None, str | None]:
-    return _int(body, "points_currency_iid"), _str(body, "points_currency_eid")
+def _currency(body: Body, *, required: bool) -> tuple[int | None, str | None]:
+    """The currency; ``required`` when the guide says so or currency_when_omitted=refuse."""
+    iid, eid = _int(body, "points_currency_iid"), _str(body, "points_currency_eid")
+    if required and iid is None and eid is None:
+        raise ApiError(400, "points_currency_iid or points_currency_eid is required")
+    return iid, eid
 
 
-def _period(body: Body) -> tuple[datetime, datetime]:
+def _optional_currency(body: Body, config: SandboxConfig) -> tuple[int | None, str | None]:
+    return _currency(body, required=config.currency_when_omitted == "refuse")
+
+
+def _period(body: Body, config: SandboxConfig) -> tuple[datetime, datetime]:
     for name in ("date_from", "date_to"):
         if body.get(name) is None:
             raise ApiError(400, f"{name} is required")
-    date_from = parse_date_bound(body["date_from"], "date_from", end=False)
-    date_to = parse_date_bound(body["date_to"], "date_to", end=True)
+    date_only = config.date_only_periods == "accept"
+    date_from = parse_date_bound(body["date_from"], "date_from", end=False, date_only=date_only)
+    date_to = parse_date_bound(body["date_to"], "date_to", end=True, date_only=date_only)
     if date_from > date_to:
         raise ApiError(400, "date_from must not be after date_to")
     return date_from, date_to
@@ -146,11 +186,11 @@ def _post_points(kind: str) -> ApiHandler:
             activation, expiration = _time(body, "activation_date"), _time(body, "expiration_date")
             if activation and expiration and activation >= expiration:
                 raise ApiError(400, "activation_date must be before expiration_date")
-        iid, eid = _currency(body)
+        iid, eid = _optional_currency(body, config)
         data = ledger.post(
             kind=kind,
             program_id=program_id,
-            match=_match(body),
+            match=_match(body, config),
             currency_iid=iid,
             currency_eid=eid,
             amount=amount,
@@ -164,7 +204,7 @@ def _post_points(kind: str) -> ApiHandler:
             expiration_date=expiration,
             duplicate_eid=config.duplicate_eid,
         )
-        return {"data": data}
+        return {"data": _render_amounts(data, config)}
 
     return handler
 
@@ -172,38 +212,44 @@ def _post_points(kind: str) -> ApiHandler:
 def _settle(action: str) -> ApiHandler:
     def handler(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
         tx_id, tx_eid = _tx_ref(body)
-        return {"data": ledger.settle(action, tx_id, tx_eid)}
+        data = ledger.settle(action, tx_id, tx_eid, config.commit_creates_transaction)
+        return {"data": _render_amounts(data, config)}
 
     return handler
 
 
 def _balance(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
-    iid, eid = _currency(body)
-    return {"data": ledger.balance(program_id, _match(body), iid, eid)}
+    iid, eid = _optional_currency(body, config)
+    return {
+        "data": _render_amounts(ledger.balance(program_id, _match(body, config), iid, eid), config)
+    }
 
 
 def _transactions(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
-    iid, eid = _currency(body)
-    from_id, limit, match = _str(body, "from_id"), _limit(body), _match(body)
-    return {"data": ledger.account_transactions(program_id, match, iid, eid, from_id, limit)}
+    iid, eid = _currency(body, required=True)  # the guide: required
+    from_id, limit, match = _str(body, "from_id"), _limit(body), _match(body, config)
+    rows = ledger.account_transactions(
+        program_id, match, iid, eid, from_id, limit, config.unpublished_fields
+    )
+    return {"data": _render_amounts(rows, config)}
 
 
 def _expiring(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
-    iid, eid = _currency(body)
-    if iid is None and eid is None:
-        raise ApiError(400, "points_currency_iid or points_currency_eid is required")
-    date_from, date_to = _period(body)
-    match = _match(body)
-    return {"data": ledger.expiring_points(program_id, match, iid, eid, date_from, date_to)}
+    iid, eid = _currency(body, required=True)
+    date_from, date_to = _period(body, config)
+    match = _match(body, config)
+    data = ledger.expiring_points(program_id, match, iid, eid, date_from, date_to)
+    return {"data": _render_amounts(data, config)}
 
 
 def _tiers(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
     group = _req_int(body, "tiers_group_id")
-    return {"data": ledger.tiers(program_id, _match(body), group)}
+    reached_all = config.tiers == "reached"
+    return {"data": ledger.tiers(program_id, _match(body, config), group, reached_all)}
 
 
 def _promotions(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
@@ -215,13 +261,13 @@ def _promotions(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, 
 
 def _export(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
-    iid, eid = _currency(body)
-    if iid is None and eid is None:
-        raise ApiError(400, "points_currency_iid or points_currency_eid is required")
-    date_from, date_to = _period(body)
+    iid, eid = _currency(body, required=True)
+    date_from, date_to = _period(body, config)
     task_id = ledger.create_export(
         program_id, iid, eid, date_from, date_to, _str(body, "from_id"),
         config.export_delay_sec, config.export_mode,
+        unpublished=config.unpublished_fields, files=config.export_files,
+        amounts=amount_renderer(config),
     )  # fmt: skip
     return {"data": {"task_id": task_id}}
 
@@ -229,18 +275,18 @@ def _export(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]
 def _task_status(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     task_id = _str(body, "task_id", required=True)
     assert task_id is not None
-    return {"data": ledger.task_status(task_id)}
+    return {"data": ledger.task_status(task_id, config.task_pending_status)}
 
 
 def _register(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
     registered = _time(body, "registration_date")
-    return {"profile_id": ledger.register_member(program_id, _match(body), registered)}
+    return {"profile_id": ledger.register_member(program_id, _match(body, config), registered)}
 
 
 def _delete(ledger: Ledger, config: SandboxConfig, body: Body) -> dict[str, Any]:
     program_id = _req_int(body, "loyalty_program_id")
-    return {"profile_id": ledger.delete_member(program_id, _match(body))}
+    return {"profile_id": ledger.delete_member(program_id, _match(body, config))}
 
 
 HANDLERS: dict[str, ApiHandler] = {

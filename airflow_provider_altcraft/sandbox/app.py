@@ -141,10 +141,11 @@ class SandboxApp:
             if handler is None:
                 raise ApiError(400, "Unknown method")
             body = self._body(request)
-            if (
-                request.headers.get("authorization") != self._bearer
-                and body.get("token") != self.token
-            ):
+            in_header = (
+                self.config.auth_header == "accept"
+                and request.headers.get("authorization") == self._bearer
+            )
+            if not in_header and body.get("token") != self.token:
                 raise ApiError(401, "API token required")
             envelope: dict[str, Any] = {"error": 0, "error_text": OK_TEXT}
             envelope.update(handler(self.ledger, self.config, body))

@@ -23,6 +23,7 @@ import io
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -44,12 +45,14 @@ from airflow_provider_altcraft.sandbox.values import (
     utcnow,
 )
 
-__all__ = ["EXPORT_CSV_COLUMNS", "Ledger", "Match", "Transaction"]
+__all__ = ["EXPORT_CSV_COLUMNS", "PUBLISHED_FIELDS", "Ledger", "Match", "Transaction"]
 
 ZERO = Decimal(0)
 # Statuses whose amount counts in the total balance.
 PERMANENT = frozenset({"active", "committed"})
-EXPORT_CSV_COLUMNS = (
+#: The item fields the guide publishes for loyalty/account/transactions; the export's CSV
+#: columns are unpublished, so the sandbox's strict default exports these.
+PUBLISHED_FIELDS = (
     "transaction_id",
     "transaction_eid",
     "created_at",
@@ -57,14 +60,18 @@ EXPORT_CSV_COLUMNS = (
     "amount",
     "balance_before",
     "balance_after",
-    "status",
-    "profile_id",
-    "points_currency_eid",
+    "promo_iid",
     "promo_eid",
     "description",
     "activation_date",
     "expiration_date",
+    "source_type",
+    "source_iid",
 )
+#: Added with the ``unpublished_fields`` option (lists get status and is_temp).
+UNPUBLISHED_LIST_FIELDS = ("status", "is_temp")
+UNPUBLISHED_EXPORT_FIELDS = ("status", "is_temp", "profile_id", "points_currency_eid")
+EXPORT_CSV_COLUMNS = PUBLISHED_FIELDS + UNPUBLISHED_EXPORT_FIELDS
 
 # Error texts, in one place so that the README's sandbox section and the tests can quote them.
 E_PROGRAM = (404, "Loyalty program not found")
@@ -94,6 +101,7 @@ class Match:
     mode: str
     value: str
     field_name: str | None = None
+    exact_email: bool = False  # the email_matching option
 
 
 @dataclass(slots=True)
@@ -122,9 +130,20 @@ class Transaction:
     external_data: dict[str, Any] | None = None
     temp_expires_at: float | None = None  # wall-clock epoch seconds
     settled_at: datetime | None = None
+    # A committed temporary transaction whose points moved to a new full one (status
+    # "replaced", shown as "committed"): the id of that one.
+    replaced_by: str | None = None
 
-    def wire(self) -> dict[str, Any]:
-        """The public shape used by ``loyalty/account/transactions``."""
+    def wire(self, unpublished: bool = False) -> dict[str, Any]:
+        """The shape of ``loyalty/account/transactions``: the published fields, plus status
+        and is_temp with ``unpublished``."""
+        out = self._fields()
+        if not unpublished:
+            for name in UNPUBLISHED_LIST_FIELDS:
+                del out[name]
+        return out
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "transaction_id": self.transaction_id,
             "transaction_eid": self.transaction_eid,
@@ -140,14 +159,16 @@ class Transaction:
             "expiration_date": format_time(self.expiration_date),
             "source_type": self.source_type,
             "source_iid": self.source_iid,
-            "status": self.status,
+            "status": "committed" if self.status == "replaced" else self.status,
             "is_temp": self.is_temp,
         }
 
     def full(self) -> dict[str, Any]:
         """Everything, for ``/_sandbox/ledger`` and the state file."""
-        out = self.wire()
+        out = self._fields()
         out.update(
+            status=self.status,
+            replaced_by=self.replaced_by,
             program_id=self.program_id,
             profile_id=self.profile_id,
             points_currency_iid=self.currency_iid,
@@ -204,15 +225,15 @@ class ExportTask:
     delay: float
     mode: str  # "ok" | "fail" | "stuck", frozen when the task is created
     total: int
-    csv_text: str
+    files: list[str]  # CSV texts, each with the header; several with export_files > 1
 
-    def status(self, now: float) -> dict[str, Any]:
+    def status(self, now: float, pending: str = "processing") -> dict[str, Any]:
         elapsed = now - self.created
         if self.mode == "stuck":
-            return {"status": "processing", "progress": 0, "result": None}
+            return {"status": pending, "progress": 0, "result": None}
         if elapsed < self.delay:
             progress = int(min(99.0, 100.0 * elapsed / self.delay)) if self.delay > 0 else 0
-            return {"status": "processing", "progress": progress, "result": None}
+            return {"status": pending, "progress": progress, "result": None}
         if self.mode == "fail":
             return {
                 "status": "failed",
@@ -220,12 +241,17 @@ class ExportTask:
                 "result": None,
                 "error_text": "Export failed (sandbox export_mode=fail)",
             }
-        url = f"/api/download/{self.task_id}/transactions.csv"
+        urls = [f"/api/download/{self.task_id}/{name}" for name in self.file_names()]
         return {
             "status": "completed",
             "progress": 100,
-            "result": {"urls": [url], "total": self.total, "errors": 0},
+            "result": {"urls": urls, "total": self.total, "errors": [], "type": "export"},
         }
+
+    def file_names(self) -> list[str]:
+        if len(self.files) == 1:
+            return ["transactions.csv"]
+        return [f"transactions-{i + 1}.csv" for i in range(len(self.files))]
 
     def state(self) -> dict[str, Any]:
         return {
@@ -236,7 +262,7 @@ class ExportTask:
             "delay": self.delay,
             "mode": self.mode,
             "total": self.total,
-            "csv": self.csv_text,
+            "files": self.files,
         }
 
 
@@ -360,7 +386,7 @@ class Ledger:
             for t in state.get("tasks", []):
                 task = ExportTask(
                     t["task_id"], t["program_id"], t["points_currency_eid"], t["created"],
-                    t["delay"], t["mode"], t["total"], t["csv"],
+                    t["delay"], t["mode"], t["total"], t.get("files") or [t["csv"]],
                 )  # fmt: skip
                 self._tasks[task.task_id] = task
             self.version += 1
@@ -393,6 +419,7 @@ class Ledger:
         tx.source_iid, tx.external_data = raw.get("source_iid"), raw.get("external_data")
         tx.activation_date, tx.expiration_date = when("activation_date"), when("expiration_date")
         tx.temp_expires_at, tx.settled_at = raw.get("temp_expires_at_epoch"), when("settled_at")
+        tx.replaced_by = raw.get("replaced_by")
         account = self._account(tx.program_id, tx.profile_id, tx.currency_iid)
         self._insert(tx, account)
         sign = 1 if tx.transaction_type == "accrual" else -1
@@ -486,6 +513,8 @@ class Ledger:
         profile: Profile | None
         if match.mode == "email":
             profile = self._by_email.get(match.value.lower())
+            if profile is not None and match.exact_email and profile.email != match.value:
+                profile = None
         elif match.mode == "phone":
             profile = self._by_phone.get(match.value)
         elif match.mode == "profile_id":
@@ -646,11 +675,21 @@ class Ledger:
         self._currency(program, iid, eid, required=False)
         return self._member(program_id, match)
 
-    def settle(self, action: str, tx_id: str | None, tx_eid: str | None) -> dict[str, Any]:
-        """Commit, roll back or cancel a transaction; returns ``{transaction_id, balance}``."""
+    def settle(
+        self, action: str, tx_id: str | None, tx_eid: str | None, creates: str = "accrual"
+    ) -> dict[str, Any]:
+        """Commit, roll back or cancel a transaction; returns ``{transaction_id, balance}``.
+
+        ``creates`` (the commit_creates_transaction option): which commits of a temporary
+        transaction add a new full transaction holding the points (its id is returned).
+        """
         with self._lock:
             self._expire_due()
             tx = self._find_tx(tx_id, tx_eid)
+            if tx.replaced_by is not None:
+                if action != "cancel":
+                    raise _fail(E_COMMITTED)
+                tx = self._txs[tx.replaced_by]  # cancelling it cancels what holds its points
             status = tx.status
             if status == "cancelled":
                 raise _fail(E_CANCELLED)
@@ -666,11 +705,14 @@ class Ledger:
             sign = 1 if tx.transaction_type == "accrual" else -1
             if status == "temporary":
                 if action == "commit":
+                    before = account.active(utcnow())
                     if tx.transaction_type == "redeem":
                         account.held -= tx.amount
                     account.total += sign * tx.amount
                     tx.status = "committed"
                     tx.settled_at = utcnow().replace(microsecond=0)
+                    if creates == "always" or creates == tx.transaction_type:
+                        tx = self._replace_committed(tx, account, before)
                 else:
                     self._release_temp(tx, "rolled_back" if action == "rollback" else "cancelled")
             else:  # cancel of a permanent (active or committed) transaction reverses it
@@ -682,6 +724,36 @@ class Ledger:
                 "transaction_id": tx.transaction_id,
                 "balance": format_amount(account.active(utcnow())),
             }
+
+    def _replace_committed(
+        self, temp: Transaction, account: Account, before: Decimal
+    ) -> Transaction:
+        """The new full transaction a commit creates: same eid, amount and dates, created now;
+        the temporary one stays listed but no longer counts."""
+        now = utcnow().replace(microsecond=0)
+        program = self.programs[temp.program_id]
+        currency = next(c for c in program.currencies if c.iid == temp.currency_iid)
+        full = self._new_tx(
+            program_id=temp.program_id,
+            profile_id=temp.profile_id,
+            currency=currency,
+            kind=temp.transaction_type,
+            amount=temp.amount,
+            before=before,
+            after=account.active(now),
+            created_at=now,
+            status="active",
+            is_temp=False,
+            eid=temp.transaction_eid,
+        )
+        full.promo_iid, full.promo_eid = temp.promo_iid, temp.promo_eid
+        full.activation_date, full.expiration_date = temp.activation_date, temp.expiration_date
+        full.external_data = temp.external_data
+        temp.status, temp.replaced_by = "replaced", full.transaction_id
+        if temp in account.dated:
+            account.dated.remove(temp)
+        self._insert(full, account)
+        return full
 
     def balance(
         self, program_id: int, match: Match, iid: int | None, eid: str | None
@@ -706,6 +778,7 @@ class Ledger:
         eid: str | None,
         from_id: str | None,
         limit: int,
+        unpublished: bool = False,
     ) -> list[dict[str, Any]]:
         with self._lock:
             self._expire_due()
@@ -722,7 +795,7 @@ class Ledger:
                 if pos is None:
                     raise _fail(E_TX)
                 start = pos + 1
-            return [tx.wire() for tx in account.txs[start : start + limit]]
+            return [tx.wire(unpublished) for tx in account.txs[start : start + limit]]
 
     def expiring_points(
         self,
@@ -745,7 +818,11 @@ class Ledger:
                     total += tx.amount
             return {"expiring_points": format_amount(total)}
 
-    def tiers(self, program_id: int, match: Match, tiers_group_id: int) -> list[dict[str, Any]]:
+    def tiers(
+        self, program_id: int, match: Match, tiers_group_id: int, reached_all: bool = True
+    ) -> list[dict[str, Any]]:
+        """The member's tier in the group: with ``reached_all`` every tier reached so far
+        (those up to the current one), else only the current one; ``tier_order`` from 0."""
         with self._lock:
             program, member = self._member(program_id, match)
             group = program.tiers_groups.get(tiers_group_id)
@@ -754,15 +831,18 @@ class Ledger:
             reached = member.tiers.get(tiers_group_id)
             if reached is None:
                 return []
-            tier = next(t for t in group.tiers if t.tier_eid == reached.tier_eid)
+            ordered = sorted(group.tiers, key=lambda t: t.tier_order)
+            current = next(i for i, t in enumerate(ordered) if t.tier_eid == reached.tier_eid)
+            shown = range(current + 1) if reached_all else range(current, current + 1)
             return [
                 {
                     "tiers_group_type": group.type,
-                    "tier_eid": tier.tier_eid,
-                    "tier_id": tier.tier_id,
-                    "tier_order": tier.tier_order,
+                    "tier_eid": ordered[i].tier_eid,
+                    "tier_id": ordered[i].tier_id,
+                    "tier_order": i,
                     "reached_at": format_time(reached.reached_at or member.registration_date),
                 }
+                for i in shown
             ]
 
     def promotions(
@@ -811,6 +891,10 @@ class Ledger:
         from_id: str | None,
         delay: float,
         mode: str,
+        *,
+        unpublished: bool = False,
+        files: int = 1,
+        amounts: Callable[[Decimal], str] = format_amount,
     ) -> str:
         with self._lock:
             self._expire_due()
@@ -822,10 +906,8 @@ class Ledger:
                 if anchor is None:
                     raise _fail(E_TX)
                 after_seq = anchor.seq
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)  # RFC 4180 quoting, CRLF line ends
-            writer.writerow(EXPORT_CSV_COLUMNS)
-            total = 0
+            columns = EXPORT_CSV_COLUMNS if unpublished else PUBLISHED_FIELDS
+            rows = []
             for tx in self._txs.values():  # dict order == creation order
                 if (
                     tx.program_id != program_id
@@ -834,25 +916,34 @@ class Ledger:
                     or not date_from <= tx.created_at <= date_to
                 ):
                     continue
-                wire = tx.wire()
+                wire = tx.wire(unpublished=True)
                 wire["profile_id"] = tx.profile_id
                 wire["points_currency_eid"] = tx.currency_eid
-                writer.writerow(["" if wire[c] is None else wire[c] for c in EXPORT_CSV_COLUMNS])
-                total += 1
+                for name in ("amount", "balance_before", "balance_after"):
+                    wire[name] = amounts(getattr(tx, name))
+                rows.append(["" if wire[c] is None else wire[c] for c in columns])
+            per_file = max(1, -(-len(rows) // files))
+            texts = []
+            for start in range(0, max(len(rows), 1), per_file):
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)  # RFC 4180 quoting, CRLF line ends
+                writer.writerow(columns)
+                writer.writerows(rows[start : start + per_file])
+                texts.append(buffer.getvalue())
             task = ExportTask(
-                str(uuid.uuid4()), program_id, currency.eid, time.time(), delay, mode, total,
-                buffer.getvalue(),
+                str(uuid.uuid4()), program_id, currency.eid, time.time(), delay, mode, len(rows),
+                texts,
             )  # fmt: skip
             self._tasks[task.task_id] = task
             self.version += 1
             return task.task_id
 
-    def task_status(self, task_id: str) -> dict[str, Any]:
+    def task_status(self, task_id: str, pending: str = "processing") -> dict[str, Any]:
         with self._lock:
             task = self._tasks.get(task_id)
             if task is None:
                 raise _fail(E_TASK)
-            return task.status(time.time())
+            return task.status(time.time(), pending)
 
     def download(self, task_id: str, name: str) -> bytes:
         with self._lock:
@@ -861,9 +952,10 @@ class Ledger:
                 raise _fail(E_TASK)
             if task.status(time.time())["status"] != "completed":
                 raise ApiError(409, "Task is not completed")
-            if name != "transactions.csv":
+            names = task.file_names()
+            if name not in names:
                 raise ApiError(404, "File not found")
-            return task.csv_text.encode("utf-8")
+            return task.files[names.index(name)].encode("utf-8")
 
     # ------------------------------------------------------------------ inspection
     def dump(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 __all__ = [
     "ApiError",
     "format_amount",
+    "format_plain_amount",
     "format_time",
     "parse_amount",
     "parse_date_bound",
@@ -66,6 +67,12 @@ def format_amount(value: Decimal) -> str:
     return "0.00" if text in ("-0.00", "-0") else text
 
 
+def format_plain_amount(value: Decimal) -> str:
+    """As few decimals as the value needs ("100.1", "475"), as the guide's examples write."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
 def parse_rfc3339(value: object, name: str) -> datetime:
     """Parse RFC3339 (``Z`` or a numeric offset; fractional seconds allowed) into aware UTC."""
     if not isinstance(value, str):
@@ -89,8 +96,13 @@ def parse_rfc3339(value: object, name: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def parse_date_bound(value: object, name: str, *, end: bool) -> datetime:
-    """A period bound: ``YYYY-MM-DD`` (whole day, inclusive) or a full RFC3339 timestamp."""
+def parse_date_bound(value: object, name: str, *, end: bool, date_only: bool = False) -> datetime:
+    """A period bound: an RFC3339 date-time (the guide), or with ``date_only`` also
+    ``YYYY-MM-DD`` (the whole day, inclusive)."""
+    if not date_only:
+        if not isinstance(value, str) or not _RFC3339_RE.match(value):
+            raise ApiError(400, f'{name} must be an RFC3339 date-time, e.g. "2024-09-01T00:00:00Z"')
+        return parse_rfc3339(value, name)
     if isinstance(value, str):
         match = _DATE_RE.match(value)
         if match is not None:

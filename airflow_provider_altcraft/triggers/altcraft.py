@@ -48,7 +48,9 @@ def task_event(
     return {
         "status": "failed",
         "task_id": task_id,
-        "message": status.error_text or f"task status is {status.status!r}",
+        "message": status.error_text
+        or (f"errors: {status.errors[:5]!r}" if status.errors else None)
+        or f"task status is {status.status!r}",
     }
 
 

@@ -207,36 +207,76 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str | N
     return f"{parts.scheme}://{netloc}{path}"
 
 
+def default_text(spec: ExtraField) -> str | None:
+    """How a field's default reads in the form (None: the field has no default)."""
+    if spec.default is None:
+        return None
+    if isinstance(spec.default, bool):
+        return "true" if spec.default else "false"
+    if isinstance(spec.default, float):
+        return f"{spec.default:g}"
+    return str(spec.default)
+
+
+def help_text(spec: ExtraField) -> str:
+    """The field's description with its default: forms show defaults, they never store them."""
+    default = default_text(spec)
+    if default is None:
+        return spec.description
+    return f"{spec.description} Default: {default}."
+
+
 def provider_conn_fields() -> dict[str, Any]:
-    """``conn-fields`` for the provider-info dict (Airflow 3.2+)."""
+    """``conn-fields`` for the provider-info dict (Airflow 3.2+).
+
+    Every field is optional (its JSON-schema type admits null) and has no schema ``default``:
+    Airflow 3.3's form pre-fills a field with its ``default`` and writes every field into the
+    saved extra, so a default there would be frozen into each new connection. An untouched field
+    is saved as null instead, which the parser reads as "use the default"; the default is told
+    in the description. A choice field offers null as its first option, labelled with the
+    default, and a boolean whose default is true is such a choice ("true"/"false"), because the
+    form's switch shows null as off.
+    """
     fields: dict[str, Any] = {}
     for spec in EXTRA_FIELDS:
-        schema: dict[str, Any] = {
-            "type": [spec.type, "null"] if spec.default is None else spec.type
-        }
-        if spec.default is not None:
-            schema["default"] = spec.default
-        if spec.choices:
-            schema["enum"] = list(spec.choices)
-        fields[spec.name] = {"label": spec.label, "description": spec.description, "schema": schema}
+        schema: dict[str, Any]
+        if spec.choices or (spec.type == "boolean" and spec.default is True):
+            choices = spec.choices or ("true", "false")
+            default = default_text(spec)
+            schema = {
+                "type": ["string", "null"],
+                "enum": [None, *choices],
+                "values_display": {"null": f"default ({default})" if default else "none"},
+            }
+        else:
+            schema = {"type": [spec.type, "null"]}
+            if spec.minimum is not None:
+                bound = "exclusiveMinimum" if spec.exclusive else "minimum"
+                schema[bound] = int(spec.minimum) if spec.type == "integer" else spec.minimum
+        fields[spec.name] = {"label": spec.label, "description": help_text(spec), "schema": schema}
     return fields
 
 
 def connection_form_widgets() -> dict[str, Any]:
-    """The form's extra fields as WTForms widgets (Airflow < 3.2 calls the hook for them)."""
+    """The form's extra fields as WTForms widgets (Airflow < 3.2 calls the hook for them).
+
+    Text fields without a default, booleans included (a checkbox always stores true or false):
+    Airflow 2's form leaves an empty field out of the saved extra, so an untouched field keeps
+    meaning "the default", which the placeholder shows.
+    """
     from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
     from flask_babel import lazy_gettext
-    from wtforms import BooleanField, StringField
+    from wtforms import StringField
 
     widgets: dict[str, Any] = {}
     for spec in EXTRA_FIELDS:
-        if spec.type == "boolean":
-            widgets[spec.name] = BooleanField(lazy_gettext(spec.label), default=spec.default)
-        else:
-            widgets[spec.name] = StringField(
-                lazy_gettext(spec.label),
-                widget=BS3TextFieldWidget(),
-                description=spec.description,
-                default=None if spec.default is None else str(spec.default),
-            )
+        hint = " or ".join(spec.choices or (("true", "false") if spec.type == "boolean" else ()))
+        default = default_text(spec)
+        placeholder = f"{hint} (empty: {default})" if hint and default else (default or hint)
+        widgets[spec.name] = StringField(
+            lazy_gettext(spec.label),
+            widget=BS3TextFieldWidget(),
+            description=help_text(spec),
+            render_kw={"placeholder": placeholder} if placeholder else None,
+        )
     return widgets

@@ -47,6 +47,7 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.pop("AIRFLOW_CONN_ALTCRAFT_DEFAULT", None)
 
 from airflow_provider_altcraft.sandbox import SandboxHandle, run_sandbox  # noqa: E402
+from airflow_provider_altcraft.sandbox.config import SandboxConfig  # noqa: E402
 
 
 def connection_json(url: str, token: str = TOKEN, **extra: object) -> str:
@@ -78,11 +79,7 @@ def sandbox(sandbox_session: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> 
     reset target."""
     sandbox_session.load_seed(SEED_PATH)
     sandbox_session.clear_faults()
-    sandbox_session.configure(
-        duplicate_eid="accept",
-        app_error_http_status="200",
-        export_mode="ok",
-    )
+    sandbox_session.configure(**SandboxConfig().as_dict())  # every option at its default
     sandbox_session.clear_requests()
     monkeypatch.setenv("AIRFLOW_CONN_ALTCRAFT_DEFAULT", connection_json(sandbox_session.url))
     return sandbox_session

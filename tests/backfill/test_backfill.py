@@ -77,6 +77,6 @@ def test_reconcile_example_finds_the_backfilled_day_clean_then_a_gap(
         ).fetchall()
     db.close()
     assert sorted(stored) == [
-        ("2024-09-03", "missing_in_altcraft", "adj-5"),
-        ("2024-09-03", "missing_in_altcraft", "adj-6"),
+        ("2024-09-03T00:00:00Z", "missing_in_altcraft", "adj-5"),
+        ("2024-09-03T00:00:00Z", "missing_in_altcraft", "adj-6"),
     ]

@@ -21,7 +21,7 @@ from tests.batch.conftest import make_rows, write_csv
 def spec(**overrides: object) -> RowSpec:
     values: dict[str, object] = {
         "operation": "redeem",
-        "constants": {"loyalty_program_id": 1},
+        "constants": {"loyalty_program_id": 1, "points_currency_eid": "stars"},
         "column_mapping": {},
         "row_key_column": None,
         "key_scope": "dag\ntask",
@@ -124,3 +124,14 @@ def test_a_templated_batch_without_is_temp_parses_and_a_bad_is_temp_does_not() -
         AltcraftBatchRedeemPointsOperator(
             task_id="t", loyalty_program_id=1, sql=sql, sql_conn_id="warehouse", is_temp="maybe"
         )
+
+
+def test_a_row_without_a_currency_is_invalid_before_anything_is_sent() -> None:
+    """Exactly-once lookups search one currency (loyalty/account/transactions requires it)."""
+    row_spec = spec(constants={"loyalty_program_id": 1})
+    rows = [{"email": "ann@example.com", "amount": "1"}, {"email": "ann@example.com",
+            "amount": "2", "points_currency_eid": "miles"}]  # fmt: skip
+
+    [problem] = problems_of(RowSource(rows=rows), row_spec)
+    assert problem.startswith("row 1, column points_currency_eid: is missing")
+    assert "default_points_currency_eid" in problem

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_altcraft.sandbox import EXPORT_CSV_COLUMNS as EXPORT_COLUMNS
+from airflow_provider_altcraft.sandbox.ledger import PUBLISHED_FIELDS
 from tests.dagrun import run_dag, write_dag
 from tests.export.ledger import add_transaction, csv_rows, ledger_rows_on, run_covering
 
@@ -75,17 +76,21 @@ def test_export_downloads_the_ledger_of_the_data_interval(
     summary = result.xcom("export")
     assert summary["path"] == str(path)
     assert summary["rows"] == 3
-    assert (summary["date_from"], summary["date_to"]) == ("2024-09-01", "2024-09-01")
+    # The data interval [2024-09-01, 2024-09-02): date_to is exclusive.
+    assert (summary["date_from"], summary["date_to"]) == (
+        "2024-09-01T00:00:00Z",
+        "2024-09-02T00:00:00Z",
+    )
     assert summary["export_task_id"] == result.xcom("export", key="export_task_id")
     rows = csv_rows(path)
-    assert list(rows[0]) == list(EXPORT_COLUMNS)
+    assert list(rows[0]) == list(PUBLISHED_FIELDS)  # the strict sandbox: published fields only
     expected = {
-        tx["transaction_id"]: (tx["transaction_eid"] or "", tx["amount"], tx["status"])
+        tx["transaction_id"]: (tx["transaction_eid"] or "", Decimal(tx["amount"]))
         for tx in ledger_rows_on(sandbox, "2024-09-01")
     }
-    assert {
-        r["transaction_id"]: (r["transaction_eid"], r["amount"], r["status"]) for r in rows
-    } == expected
+    assert {r["transaction_id"]: (r["transaction_eid"], Decimal(r["amount"])) for r in rows} == (
+        expected
+    )
     assert set(expected) == set(september_ledger)
     # Waiting happened by tasks/status only; the download came once.
     methods = [entry["method"] for entry in sandbox.requests()]

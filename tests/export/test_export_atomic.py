@@ -15,8 +15,11 @@ import pytest
 from airflow_provider_altcraft.compat import AirflowException
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.operators.export import download_export
+from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.triggers.altcraft import task_event
 from tests.export.ledger import add_transaction
+
+SEPT_1 = Period.from_arguments("2024-09-01", "2024-09-01")
 
 
 def _completed_export_event(hook: AltcraftHook) -> dict[str, Any]:
@@ -45,13 +48,13 @@ def test_row_count_mismatch_leaves_nothing_at_output_path(sandbox: Any, tmp_path
     output = tmp_path / "out" / "transactions.csv"
 
     with pytest.raises(AirflowException) as raised:
-        download_export(hook, {**event, "total": 2}, str(output), timeout=10)
+        download_export(hook, {**event, "total": 2}, str(output), SEPT_1, timeout=10)
 
-    assert "the downloaded file has 1 rows but Altcraft announced 2" in str(raised.value)
+    assert "the downloaded files hold 1 rows but Altcraft announced 2" in str(raised.value)
     assert not output.exists()
     assert list(output.parent.iterdir()) == []  # no partial or unchecked file left beside it
     # The same export with the right total lands at output_path.
-    assert download_export(hook, event, str(output), timeout=10)[0] == 1
+    assert download_export(hook, event, str(output), SEPT_1, timeout=10).rows == 1
     assert list(output.parent.iterdir()) == [output]
 
 

@@ -23,6 +23,7 @@ from airflow_provider_altcraft.models import (
     TransactionResult,
 )
 from airflow_provider_altcraft.sandbox import SandboxHandle
+from airflow_provider_altcraft.sandbox.ledger import PUBLISHED_FIELDS
 from tests.hooks.conftest import (
     ACCOUNT_TRANSACTIONS,
     ANN,
@@ -227,11 +228,13 @@ def test_account_transactions_page_has_the_ledger_fields(
     assert (opening.source_type, opening.description) == ("seed", "opening balance")
     assert opening.created_at == datetime(2024, 1, 15, 10, tzinfo=UTC)
     assert coffee.transaction_id == redeemed.transaction_id
+    # Only the guide's published fields: no state (the sandbox adds one on request).
     assert (coffee.transaction_eid, coffee.amount, coffee.status) == (
         "coffee",
-        Decimal("0.50"),
-        "active",
+        Decimal("0.5"),
+        None,
     )
+    assert set(coffee.extra) == set()
     assert (coffee.balance_before, coffee.balance_after) == (Decimal("500.00"), Decimal("499.50"))
 
 
@@ -278,7 +281,7 @@ def test_iter_account_transactions_pages_through_more_than_100(
 
 
 def test_expiring_points_sums_accruals_expiring_in_the_period(
-    hook: AltcraftHook, sandbox: SandboxHandle
+    hook: AltcraftHook, sandbox: SandboxHandle, make_hook: MakeHook
 ) -> None:
     for amount, expires in (("12.00", "2030-06-15T12:00:00Z"), ("8.25", "2030-07-20T00:00:00Z")):
         hook.accrue_points(
@@ -297,10 +300,13 @@ def test_expiring_points_sums_accruals_expiring_in_the_period(
     assert expiring(date(2030, 6, 1), "2030-06-30") == Decimal("12.00")
     assert expiring("2030-06-15", date(2030, 7, 20)) == Decimal("20.25")
     assert expiring("2031-01-01", "2031-12-31") == Decimal("0")
-    with pytest.raises(AltcraftValidationError, match="points_currency_eid"):
-        hook.get_expiring_points(
+    sent = len(api_calls(sandbox, "loyalty/account/expiring_points"))
+    without_default = make_hook("altcraft_no_currency", default_points_currency_eid=None)
+    with pytest.raises(AltcraftValidationError, match="default_points_currency_eid"):
+        without_default.get_expiring_points(
             loyalty_program_id=PROGRAM, matching=ANN, date_from="2030-01-01", date_to="2030-12-31"
         )
+    assert len(api_calls(sandbox, "loyalty/account/expiring_points")) == sent  # none sent
 
 
 def test_profile_tiers(hook: AltcraftHook, sandbox: SandboxHandle) -> None:
@@ -309,17 +315,19 @@ def test_profile_tiers(hook: AltcraftHook, sandbox: SandboxHandle) -> None:
             loyalty_program_id=PROGRAM, tiers_group_id=7, matching=matching
         )
 
+    # Every tier reached so far, tier_order from 0 (the guide's example lists two).
     [silver] = tiers(ANN)
-    [gold] = tiers(BOB)
+    silver_too, gold = tiers(BOB)
 
     assert (silver.tiers_group_type, silver.tier_eid, silver.tier_id, silver.tier_order) == (
         "status",
         "silver",
         1,
-        1,
+        0,
     )
+    assert (silver_too.tier_eid, silver_too.tier_order) == ("silver", 0)
     assert silver.reached_at == datetime(2024, 1, 15, 10, tzinfo=UTC)
-    assert (gold.tier_eid, gold.tier_order) == ("gold", 2)
+    assert (gold.tier_eid, gold.tier_order) == ("gold", 1)
     assert gold.reached_at == datetime(2024, 5, 1, tzinfo=UTC)
     assert tiers(CID) == []
 
@@ -433,7 +441,9 @@ def test_transactions_export_downloads_the_ledger_rows_of_the_period(
     status = wait_until_done(hook, task_id)
 
     assert status.is_completed, status
-    assert (status.task_id, status.total, status.errors) == (task_id, 3, 0)
+    # Altcraft reads date_to as inclusive: the row at exactly 2025-02-01T00:00:00Z is in the
+    # file too (the export operator drops it: tests/export).
+    assert (status.task_id, status.total, status.errors) == (task_id, 4, [])
     [url] = status.urls
     destination = tmp_path / "transactions.csv"
     size = hook.download_file(url, destination)
@@ -443,11 +453,17 @@ def test_transactions_export_downloads_the_ledger_rows_of_the_period(
     with destination.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     ledger = {t["transaction_id"]: t for t in sandbox.transactions(program_id=PROGRAM)}
-    assert [row["transaction_id"] for row in rows] == inside
+    assert [row["transaction_id"] for row in rows][:-1] == inside
+    assert rows[-1]["created_at"] == "2025-02-01T00:00:00Z"
+    # The strict sandbox exports the published fields only, amounts unpadded.
+    assert list(rows[0]) == list(PUBLISHED_FIELDS)
     for row in rows:
         expected = ledger[row["transaction_id"]]
         for column, value in row.items():
-            assert value == ("" if expected[column] is None else str(expected[column])), column
+            if column in ("amount", "balance_before", "balance_after"):
+                assert Decimal(value) == Decimal(expected[column]), column
+            else:
+                assert value == ("" if expected[column] is None else str(expected[column])), column
 
 
 def test_failed_download_leaves_no_file(

@@ -164,8 +164,10 @@ def test_read_gives_up_after_max_retries(make_hook: MakeHook, sandbox: SandboxHa
 
 @pytest.mark.parametrize("kind", ["http_503", "http_429"])
 def test_redeem_is_retried_when_the_server_says_it_did_not_process_it(
-    hook: AltcraftHook, sandbox: SandboxHandle, kind: str
+    make_hook: MakeHook, sandbox: SandboxHandle, kind: str
 ) -> None:
+    # 429 always means "not processed"; 503 only when the connection says so.
+    hook = make_hook(http_503_not_applied=kind == "http_503")
     sandbox.set_faults([{"kind": kind, "methods": [REDEEM], "max_count": 1}])
 
     result = hook.send_points_request(redeem_request("r-retry"))
@@ -174,6 +176,18 @@ def test_redeem_is_retried_when_the_server_says_it_did_not_process_it(
     [row] = sandbox.transactions(transaction_eid="r-retry")
     assert row["transaction_id"] == result.transaction_id
     assert ann_stars(sandbox) == Decimal("490.00")
+
+
+def test_redeem_after_http_503_is_outcome_unknown_by_default(
+    hook: AltcraftHook, sandbox: SandboxHandle
+) -> None:
+    # Whether a gateway's 503 can follow an applied write is unpublished: the safe default.
+    sandbox.set_faults([{"kind": "http_503", "methods": [REDEEM], "max_count": 1}])
+
+    with pytest.raises(AltcraftOutcomeUnknownError, match="HTTP 503"):
+        hook.send_points_request(redeem_request("r-503"))
+
+    assert len(api_calls(sandbox, REDEEM)) == 1
 
 
 def test_redeem_after_http_500_is_outcome_unknown_and_not_resent(

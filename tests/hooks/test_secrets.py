@@ -178,7 +178,9 @@ def test_token_and_emails_never_reach_logs_or_errors(
         errors += _exercise(hook, sandbox, tmp_path)
         for failing in (
             make_hook(f"altcraft_wrong_{token_in}", token=WRONG_TOKEN, auth_placement=token_in),
-            make_hook(f"altcraft_refused_{token_in}", url=closed_port_url(), auth_placement=token_in),
+            make_hook(
+                f"altcraft_refused_{token_in}", url=closed_port_url(), auth_placement=token_in
+            ),
         ):
             _expect_error(
                 errors, partial(failing.get_balance, loyalty_program_id=PROGRAM, matching=ANN)

@@ -72,9 +72,41 @@ _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 
 HIDDEN_FIELDS = ["schema", "login"]
 RELABELING = {"host": "API base URL", "password": "API token"}
+
+
+def default_text(spec: ExtraField) -> str | None:
+    """How a field's default reads in the form (None: the field has no default)."""
+    if spec.default is None:
+        return None
+    if isinstance(spec.default, bool):
+        return "true" if spec.default else "false"
+    if isinstance(spec.default, float):
+        return f"{spec.default:g}"
+    return str(spec.default)
+
+
+def help_text(spec: ExtraField) -> str:
+    """The field's description with its default: forms show defaults, they never store them."""
+    default = default_text(spec)
+    if default is None:
+        return spec.description
+    return f"{spec.description} Default: {default}."
+
+
+def form_placeholder(spec: ExtraField) -> str | None:
+    """What an empty field of Airflow 2's form shows: the values it takes and its default."""
+    hint = " or ".join(spec.choices or (("true", "false") if spec.type == "boolean" else ()))
+    default = default_text(spec)
+    if hint and default:
+        return f"{hint} (empty: {default})"
+    return default or hint or None
+
+
 PLACEHOLDERS = {
     "host": "https://example.altcraft.com (the hook adds /api/v1.1/)",
     "password": "Altcraft API token",
+    # Airflow 2's form shows these in the empty extra fields (3.2+ shows the description).
+    **{spec.name: text for spec in EXTRA_FIELDS if (text := form_placeholder(spec))},
 }
 
 
@@ -128,7 +160,7 @@ class ConnectionSettings:
                     extra[key]
                     for name in (spec.name, *spec.legacy_names)
                     for key in (name, f"extra__altcraft__{name}")
-                    if extra.get(key) not in (None, "")
+                    if not _unset(extra.get(key))
                 ),
                 None,
             )
@@ -144,6 +176,12 @@ class ConnectionSettings:
                 raise fail("extra 'ca_bundle'", f"is {ca_bundle!r}, which does not exist")
             values["verify"] = ca_bundle
         return cls(base_url=base_url, token=token, **values)
+
+
+def _unset(raw: Any) -> bool:
+    """Whether an extra's value means "the default": absent, null (what Airflow 3's form saves
+    for a field left alone) or blank (Airflow 2's form, a hand-written extra)."""
+    return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
 def _coerce(spec: ExtraField, raw: Any) -> Any:
@@ -207,25 +245,6 @@ def _base_url(host: str | None, port: int | None, schema: str | None) -> str | N
     return f"{parts.scheme}://{netloc}{path}"
 
 
-def default_text(spec: ExtraField) -> str | None:
-    """How a field's default reads in the form (None: the field has no default)."""
-    if spec.default is None:
-        return None
-    if isinstance(spec.default, bool):
-        return "true" if spec.default else "false"
-    if isinstance(spec.default, float):
-        return f"{spec.default:g}"
-    return str(spec.default)
-
-
-def help_text(spec: ExtraField) -> str:
-    """The field's description with its default: forms show defaults, they never store them."""
-    default = default_text(spec)
-    if default is None:
-        return spec.description
-    return f"{spec.description} Default: {default}."
-
-
 def provider_conn_fields() -> dict[str, Any]:
     """``conn-fields`` for the provider-info dict (Airflow 3.2+).
 
@@ -262,7 +281,7 @@ def connection_form_widgets() -> dict[str, Any]:
 
     Text fields without a default, booleans included (a checkbox always stores true or false):
     Airflow 2's form leaves an empty field out of the saved extra, so an untouched field keeps
-    meaning "the default", which the placeholder shows.
+    meaning "the default", which its placeholder (:data:`PLACEHOLDERS`) shows.
     """
     from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
     from flask_babel import lazy_gettext
@@ -270,13 +289,7 @@ def connection_form_widgets() -> dict[str, Any]:
 
     widgets: dict[str, Any] = {}
     for spec in EXTRA_FIELDS:
-        hint = " or ".join(spec.choices or (("true", "false") if spec.type == "boolean" else ()))
-        default = default_text(spec)
-        placeholder = f"{hint} (empty: {default})" if hint and default else (default or hint)
         widgets[spec.name] = StringField(
-            lazy_gettext(spec.label),
-            widget=BS3TextFieldWidget(),
-            description=help_text(spec),
-            render_kw={"placeholder": placeholder} if placeholder else None,
+            lazy_gettext(spec.label), widget=BS3TextFieldWidget(), description=help_text(spec)
         )
     return widgets

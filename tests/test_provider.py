@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import airflow_provider_altcraft
-from airflow_provider_altcraft.connection_fields import EXTRA_FIELDS
+from airflow_provider_altcraft.connection_fields import (
+    EXTRA_FIELDS,
+    connection_form_widgets,
+    default_text,
+    provider_conn_fields,
+)
 
 
 def test_airflow_discovers_the_provider_and_its_connection_type() -> None:
@@ -23,9 +31,92 @@ def test_airflow_discovers_the_provider_and_its_connection_type() -> None:
     assert hook.hook_name == "Altcraft"
     widgets = {name for name in manager.connection_form_widgets if "altcraft" in name}
     assert widgets == {f"extra__altcraft__{spec.name}" for spec in EXTRA_FIELDS}
+    for name in widgets:
+        field = manager.connection_form_widgets[name].field
+        if isinstance(field, dict):  # Airflow 3.2+: read from conn-fields, as the form gets it
+            assert field["value"] is None, name
+            assert "null" in field["schema"]["type"], name
+        else:  # Airflow 2: the hook's WTForms field
+            assert field.kwargs.get("default") is None, name
     behaviour = manager.field_behaviours["altcraft"]
     assert behaviour["hidden_fields"] == ["schema", "login"]
     assert behaviour["relabeling"] == {"host": "API base URL", "password": "API token"}
+
+
+def _airflows_key_maskers() -> list[Callable[[str], bool]]:
+    """Airflow's own "is this extra's value a secret?" rules, every copy this version has."""
+    maskers: list[Callable[[str], bool]] = []
+    try:  # Airflow 3: the api-server's copy (connection responses) and the task SDK's
+        from airflow._shared.secrets_masker import should_hide_value_for_key as core
+        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key as sdk
+
+        maskers += [core, sdk]
+    except ImportError:  # Airflow 2
+        from airflow.utils.log.secrets_masker import should_hide_value_for_key as legacy
+
+        maskers.append(legacy)
+    return maskers
+
+
+def test_no_extra_name_is_one_airflow_masks() -> None:
+    # Airflow shows "***" for any extra whose name holds "token", "secret", "proxy", ...
+    for should_hide in _airflows_key_maskers():
+        assert should_hide("token_in")  # why the old name had to go
+        assert should_hide("extra__altcraft__token_in")
+        for spec in EXTRA_FIELDS:
+            assert not should_hide(spec.name), spec.name
+            assert not should_hide(f"extra__altcraft__{spec.name}"), spec.name
+
+
+def test_conn_fields_make_every_extra_optional_and_store_no_default() -> None:
+    # Airflow 3.2+'s React form marks a field required unless its type admits null, and
+    # pre-fills (then saves) the schema's default: neither may happen here.
+    fields = provider_conn_fields()
+
+    assert list(fields) == [spec.name for spec in EXTRA_FIELDS]
+    for spec in EXTRA_FIELDS:
+        schema = fields[spec.name]["schema"]
+        assert "null" in schema["type"], spec.name
+        assert "default" not in schema, spec.name
+        assert fields[spec.name]["label"] == spec.label
+        default = default_text(spec)
+        if default is not None:
+            assert fields[spec.name]["description"].endswith(f" Default: {default}."), spec.name
+        if "enum" in schema:  # a choice: null first, labelled as the default
+            assert schema["enum"][0] is None
+            assert schema["values_display"]["null"] == f"default ({default})"
+    assert fields["auth_placement"]["schema"]["enum"] == [None, "body", "header"]
+    # A switch shows null as off: a boolean whose default is on is a choice instead.
+    assert fields["verify"]["schema"]["enum"] == [None, "true", "false"]
+    assert fields["http_503_not_applied"]["schema"]["type"] == ["boolean", "null"]
+    assert fields["pool_maxsize"]["schema"] == {"type": ["integer", "null"], "minimum": 1}
+    assert fields["timeout"]["schema"] == {"type": ["number", "null"], "exclusiveMinimum": 0}
+
+
+def test_airflow_2_form_widgets_are_empty_text_fields_with_the_default_as_placeholder() -> None:
+    pytest.importorskip("flask_appbuilder", reason="Airflow 3 has no Flask-AppBuilder form")
+    from airflow.providers_manager import ProvidersManager
+    from wtforms import Form, StringField
+
+    widgets = connection_form_widgets()
+
+    assert list(widgets) == [spec.name for spec in EXTRA_FIELDS]
+    form = type("AltcraftExtras", (Form,), widgets)()
+    for spec in EXTRA_FIELDS:
+        # A checkbox always saves true or false; an empty text field is left out of the extra.
+        assert widgets[spec.name].field_class is StringField, spec.name
+        assert widgets[spec.name].kwargs.get("default") is None, spec.name
+        assert 'value=""' in str(form[spec.name]()), spec.name
+    # The form's script puts these in the empty fields (the widget's own placeholder is its
+    # label); Airflow adds the extra__altcraft__ prefix.
+    placeholders = ProvidersManager().field_behaviours["altcraft"]["placeholders"]
+    for spec in EXTRA_FIELDS:
+        default = default_text(spec)
+        if default is not None:
+            assert default in placeholders[f"extra__altcraft__{spec.name}"], spec.name
+    assert placeholders["extra__altcraft__auth_placement"] == "body or header (empty: body)"
+    assert placeholders["extra__altcraft__verify"] == "true or false (empty: true)"
+    assert placeholders["extra__altcraft__timeout"] == "30"
 
 
 def test_provider_info_is_json_and_versioned() -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from airflow_provider_altcraft.connection_fields import ConnectionSettings
+from airflow_provider_altcraft.connection_fields import EXTRA_FIELDS, ConnectionSettings
 from airflow_provider_altcraft.exceptions import AltcraftConfigError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.sandbox import SandboxHandle
@@ -101,6 +101,130 @@ def test_extras_as_the_connection_form_writes_them(hook_for: MakeHook, tmp_path:
     assert (settings.pool_maxsize, settings.verify) == (4, str(bundle))
 
 
+def settings_with(**extra: object) -> ConnectionSettings:
+    """The settings of a connection with these extras (the parser alone, no Airflow)."""
+    return ConnectionSettings.from_fields(
+        "altcraft_settings",
+        host="https://acme.altcraft.com",
+        port=None,
+        schema=None,
+        password=TOKEN,
+        extra=extra,
+    )
+
+
+DEFAULTS = ConnectionSettings(base_url="https://acme.altcraft.com", token=TOKEN)
+
+
+def test_new_fields_default_to_body_no_currency_and_503_not_trusted() -> None:
+    assert (DEFAULTS.auth_placement, DEFAULTS.default_points_currency_eid) == ("body", None)
+    assert DEFAULTS.http_503_not_applied is False
+    assert settings_with() == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        # Airflow 3.3's form saves every field, null when left alone.
+        {spec.name: None for spec in EXTRA_FIELDS},
+        # Airflow 2's form and hand-written extras: empty or blank strings, prefixed or not.
+        {spec.name: "" for spec in EXTRA_FIELDS},
+        {f"extra__altcraft__{spec.name}": "  " for spec in EXTRA_FIELDS},
+        {"token_in": None, "extra__altcraft__token_in": ""},
+    ],
+    ids=["null", "empty", "blank-prefixed", "legacy"],
+)
+def test_null_or_blank_extras_mean_the_defaults(blank: dict[str, object]) -> None:
+    assert settings_with(**blank) == DEFAULTS
+
+
+def test_a_null_new_name_falls_back_to_the_legacy_one() -> None:
+    assert settings_with(auth_placement=None, token_in="header").auth_placement == "header"
+
+
+@pytest.mark.parametrize(
+    ("extra", "placement"),
+    [
+        ({"token_in": "header"}, "header"),
+        ({"extra__altcraft__token_in": "header"}, "header"),
+        ({"token_in": "body"}, "body"),
+        ({"auth_placement": "header"}, "header"),
+        ({"extra__altcraft__auth_placement": "header"}, "header"),
+        # Both set (a connection edited after the rename): the new name wins.
+        ({"auth_placement": "body", "token_in": "header"}, "body"),
+        ({"auth_placement": "header", "extra__altcraft__token_in": "body"}, "header"),
+    ],
+)
+def test_auth_placement_and_its_legacy_name_token_in(
+    extra: dict[str, object], placement: str
+) -> None:
+    assert settings_with(**extra).auth_placement == placement
+
+
+def test_a_bad_legacy_value_is_reported_under_the_new_name() -> None:
+    with pytest.raises(AltcraftConfigError) as caught:
+        settings_with(token_in="query")
+
+    assert str(caught.value) == (
+        "Connection 'altcraft_settings': extra 'auth_placement' is 'query'; "
+        "expected one of body, header"
+    )
+
+
+def test_default_points_currency_eid_is_read_trimmed() -> None:
+    assert settings_with(default_points_currency_eid=" stars ").default_points_currency_eid == (
+        "stars"
+    )
+    prefixed = settings_with(extra__altcraft__default_points_currency_eid="miles")
+    assert prefixed.default_points_currency_eid == "miles"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (True, True),  # Airflow 3's switch: a JSON boolean
+        (False, False),
+        ("true", True),  # Airflow 2's text field, a hand-written extra, the verify choice
+        ("False", False),
+        (" TRUE ", True),
+        ("1", True),
+        ("0", False),
+        (1, True),
+        (0, False),
+        ("yes", True),
+        ("no", False),
+    ],
+)
+def test_booleans_accept_what_the_forms_send(raw: object, value: bool) -> None:
+    assert settings_with(http_503_not_applied=raw).http_503_not_applied is value
+    assert settings_with(verify=raw).verify is value
+
+
+@pytest.mark.parametrize("raw", ["sometimes", "on", "off", "2", 2, 1.0, "t", [], {}])
+def test_booleans_are_strict(raw: object) -> None:
+    with pytest.raises(AltcraftConfigError) as caught:
+        settings_with(http_503_not_applied=raw)
+
+    assert f"extra 'http_503_not_applied' is {raw!r}; expected true or false" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "value"),
+    [
+        ("timeout", 7.5, 7.5),  # Airflow 3's number input: a JSON number
+        ("timeout", "7.5", 7.5),  # Airflow 2's text field: a string
+        ("max_retries", 0, 0),
+        ("max_retries", "5", 5),
+        ("pool_maxsize", 4, 4),
+        ("max_requests_per_second", 2.5, 2.5),
+    ],
+)
+def test_numbers_accept_what_the_forms_send(field: str, raw: object, value: object) -> None:
+    parsed = getattr(settings_with(**{field: raw}), field)
+
+    assert parsed == value and type(parsed) is type(value)
+
+
 def test_verify_false_wins_over_a_ca_bundle(hook_for: MakeHook) -> None:
     extra = {"verify": "false", "ca_bundle": "/no/such/bundle.pem"}
 
@@ -117,6 +241,9 @@ BAD_EXTRAS = [
     ("connect_timeout", "0", "must be greater than 0"),
     ("verify", "maybe", "expected true or false"),
     ("auth_placement", "query", "expected one of body, header"),
+    ("auth_placement", "Header", "expected one of body, header"),
+    ("http_503_not_applied", "sometimes", "expected true or false"),
+    ("http_503_not_applied", 2, "expected true or false"),
     ("max_retries", "three", "expected a whole number"),
     ("max_retries", "1.5", "expected a whole number"),
     ("max_retries", -1, "must be 0 or more"),

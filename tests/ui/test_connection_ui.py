@@ -100,6 +100,7 @@ def test_the_form_is_told_every_extra_is_optional_and_has_no_default(api_server:
 def test_no_extra_is_masked_when_read_back(api_server: ApiServer) -> None:
     # The old name shows the rule this connection type used to fall foul of: Airflow hides
     # the value of any extra whose name holds "token".
+    assert set(EVERY_EXTRA) == {spec.name for spec in EXTRA_FIELDS}  # a new field: add it
     extra = {**EVERY_EXTRA, "token_in": "header"}
 
     saved = create_connection(

@@ -24,6 +24,7 @@ from airflow_provider_altcraft.sandbox import (
 )
 from airflow_provider_altcraft.sandbox import api as api_module
 from airflow_provider_altcraft.sandbox.http import Request
+from airflow_provider_altcraft.sandbox.ledger import PUBLISHED_FIELDS
 
 TOKEN = "test-token"
 ANN = {"matching": "email", "email": "ann@example.com"}
@@ -105,12 +106,13 @@ def test_health_and_ledger(sandbox: SandboxHandle) -> None:
     ],
 )
 def test_matching_modes(api: Api, who: dict[str, Any]) -> None:
-    assert api.balance(who) == {"total_balance": "500.00", "active_balance": "500.00"}
+    # Amounts are rendered "plain" by default (amount_format): "500", not "500.00".
+    assert api.balance(who) == {"total_balance": "500", "active_balance": "500"}
 
 
 def test_custom_matching_int_seed_value(api: Api) -> None:
     who = {"matching": "custom", "field_name": "user_id", "field_value": "1003"}
-    assert api.balance(who)["total_balance"] == "0.00"
+    assert api.balance(who)["total_balance"] == "0"
 
 
 def test_token_in_header_and_body(api: Api, sandbox: SandboxHandle) -> None:
@@ -143,7 +145,13 @@ def test_unknown_method_bad_json_and_validation(api: Api, sandbox: SandboxHandle
     assert api("loyalty/account/balance", loyalty_program_id=1, matching="email")["error"] == 400
     bad_date = api.redeem("1", created_at="yesterday")
     assert bad_date["error"] == 400
-    limit = api("loyalty/account/transactions", loyalty_program_id=1, limit=0, **ANN)
+    limit = api(
+        "loyalty/account/transactions",
+        loyalty_program_id=1,
+        points_currency_eid="stars",
+        limit=0,
+        **ANN,
+    )
     assert limit["error_text"] == "limit must be between 1 and 100"
 
 
@@ -162,7 +170,7 @@ def test_not_found_errors(api: Api) -> None:
 # ---------------------------------------------------------------- redeem / accrue
 def test_redeem_and_overdraw(api: Api, sandbox: SandboxHandle) -> None:
     data = api.redeem("100.50", points_currency_eid="stars", transaction_eid="o-1")["data"]
-    assert data["balance_before"] == "500.00" and data["balance_after"] == "399.50"
+    assert data["balance_before"] == "500" and data["balance_after"] == "399.5"
     refused = api.redeem("399.51")
     assert (refused["error"], refused["error_text"]) == (409, "Insufficient points")
     assert sandbox.balance(1, "p-1", "stars")["active_balance"] == Decimal("399.50")
@@ -191,7 +199,7 @@ def test_accrue_dates_and_precision(api: Api, sandbox: SandboxHandle) -> None:
 
 
 def test_currency_selection(api: Api) -> None:
-    assert api.balance({**ANN, "points_currency_iid": 2})["total_balance"] == "20.00"  # type: ignore[dict-item]
+    assert api.balance({**ANN, "points_currency_iid": 2})["total_balance"] == "20"  # type: ignore[dict-item]
     mismatch = api(
         "loyalty/account/balance",
         loyalty_program_id=1,
@@ -201,7 +209,7 @@ def test_currency_selection(api: Api) -> None:
     )
     assert mismatch["error"] == 404
     program2 = api("loyalty/account/balance", loyalty_program_id=2, **ANN)
-    assert program2["data"]["total_balance"] == "75.00"
+    assert program2["data"]["total_balance"] == "75"
 
 
 def test_expiring_points(api: Api) -> None:
@@ -211,29 +219,33 @@ def test_expiring_points(api: Api) -> None:
         "loyalty/account/expiring_points",
         loyalty_program_id=1,
         points_currency_eid="stars",
-        date_from="2099-03-01",
-        date_to="2099-03-31",
+        date_from="2099-03-01T00:00:00Z",
+        date_to="2099-03-31T23:59:59Z",
         **ANN,
     )
-    assert result["data"] == {"expiring_points": "12.00"}
+    assert result["data"] == {"expiring_points": "12"}
     missing = api(
         "loyalty/account/expiring_points",
         loyalty_program_id=1,
-        date_from="2099-03-01",
-        date_to="2099-03-31",
+        date_from="2099-03-01T00:00:00Z",
+        date_to="2099-03-31T23:59:59Z",
         **ANN,
     )
-    assert missing["error"] == 400
+    assert (missing["error"], missing["error_text"]) == (
+        400,
+        "points_currency_iid or points_currency_eid is required",
+    )
 
 
 # ---------------------------------------------------------------- temporary transactions
 def test_temp_redeem_commit(api: Api, sandbox: SandboxHandle) -> None:
     data = api.redeem("100", is_temp=True, transaction_eid="t-1")["data"]
-    assert data["balance_after"] == "400.00"
-    assert api.balance() == {"total_balance": "500.00", "active_balance": "400.00"}
+    assert data["balance_after"] == "400"
+    assert api.balance() == {"total_balance": "500", "active_balance": "400"}
+    # A redeem is committed in place (commit_creates_transaction="accrual"): same id.
     committed = api.ok("loyalty/commit_transaction", transaction_eid="t-1")["data"]
-    assert committed == {"transaction_id": data["transaction_id"], "balance": "400.00"}
-    assert api.balance() == {"total_balance": "400.00", "active_balance": "400.00"}
+    assert committed == {"transaction_id": data["transaction_id"], "balance": "400"}
+    assert api.balance() == {"total_balance": "400", "active_balance": "400"}
     again = api("loyalty/commit_transaction", transaction_id=data["transaction_id"])
     assert (again["error"], again["error_text"]) == (409, "Transaction is already committed")
     assert sandbox.transactions(transaction_id=data["transaction_id"])[0]["status"] == "committed"
@@ -242,7 +254,7 @@ def test_temp_redeem_commit(api: Api, sandbox: SandboxHandle) -> None:
 def test_temp_rollback_and_errors(api: Api) -> None:
     tx_id = api.redeem("100", is_temp=True)["data"]["transaction_id"]
     assert api.ok("loyalty/rollback_transaction", transaction_id=tx_id)["data"]["balance"] == (
-        "500.00"
+        "500"
     )
     assert api("loyalty/rollback_transaction", transaction_id=tx_id)["error_text"] == (
         "Transaction is already rolled back"
@@ -266,9 +278,9 @@ def test_temp_rollback_and_errors(api: Api) -> None:
 
 def test_temp_accrual_counts_only_when_committed(api: Api) -> None:
     tx_id = api.accrue("50", is_temp=True)["data"]["transaction_id"]
-    assert api.balance() == {"total_balance": "500.00", "active_balance": "500.00"}
+    assert api.balance() == {"total_balance": "500", "active_balance": "500"}
     api.ok("loyalty/commit_transaction", transaction_id=tx_id)
-    assert api.balance() == {"total_balance": "550.00", "active_balance": "550.00"}
+    assert api.balance() == {"total_balance": "550", "active_balance": "550"}
 
 
 def test_temp_expiry_without_traffic(api: Api, sandbox: SandboxHandle) -> None:
@@ -287,18 +299,18 @@ def test_temp_expiry_without_traffic(api: Api, sandbox: SandboxHandle) -> None:
     assert api("loyalty/commit_transaction", transaction_id=tx_id)["error_text"] == (
         "Transaction has expired"
     )
-    assert api.balance()["active_balance"] == "500.00"
+    assert api.balance()["active_balance"] == "500"
 
 
 def test_cancel(api: Api, sandbox: SandboxHandle) -> None:
     tx_id = api.redeem("100")["data"]["transaction_id"]
-    assert api.ok("loyalty/cancel_transaction", transaction_id=tx_id)["data"]["balance"] == "500.00"
+    assert api.ok("loyalty/cancel_transaction", transaction_id=tx_id)["data"]["balance"] == "500"
     twice = api("loyalty/cancel_transaction", transaction_id=tx_id)
     assert (twice["error"], twice["error_text"]) == (409, "Transaction is already cancelled")
     temp = api.accrue("5", is_temp=True)["data"]["transaction_id"]
     api.ok("loyalty/cancel_transaction", transaction_id=temp)
     assert sandbox.transactions(transaction_id=temp)[0]["status"] == "cancelled"
-    assert api.balance()["total_balance"] == "500.00"
+    assert api.balance()["total_balance"] == "500"
 
 
 def test_duplicate_eid_accept_and_refuse(api: Api, sandbox: SandboxHandle) -> None:
@@ -320,7 +332,12 @@ def test_transactions_paging(api: Api) -> None:
     seen: list[str] = []
     from_id = None
     while True:
-        body: dict[str, Any] = {"loyalty_program_id": 1, "limit": 10, **ANN}
+        body: dict[str, Any] = {
+            "loyalty_program_id": 1,
+            "points_currency_eid": "stars",
+            "limit": 10,
+            **ANN,
+        }
         if from_id:
             body["from_id"] = from_id
         page = api.ok("loyalty/account/transactions", **body)["data"]
@@ -330,9 +347,23 @@ def test_transactions_paging(api: Api) -> None:
         from_id = page[-1]["transaction_id"]
     assert seen[1:] == ids  # the opening balance comes first
     assert len(seen) == 25
-    row = api.ok("loyalty/account/transactions", loyalty_program_id=1, limit=1, **ANN)["data"][0]
-    assert set(row) >= {"transaction_id", "balance_before", "source_type", "status", "is_temp"}
-    bad = api("loyalty/account/transactions", loyalty_program_id=1, from_id="nope", **ANN)
+    row = api.ok(
+        "loyalty/account/transactions",
+        loyalty_program_id=1,
+        points_currency_eid="stars",
+        limit=1,
+        **ANN,
+    )["data"][0]
+    # Only the guide's published fields by default (no status, is_temp).
+    assert list(row) == list(PUBLISHED_FIELDS)
+    assert "status" not in row and "is_temp" not in row
+    bad = api(
+        "loyalty/account/transactions",
+        loyalty_program_id=1,
+        points_currency_eid="stars",
+        from_id="nope",
+        **ANN,
+    )
     assert bad["error_text"] == "Transaction not found"
 
 
@@ -353,7 +384,7 @@ def test_tiers(api: Api) -> None:
             "tiers_group_type": "status",
             "tier_eid": "silver",
             "tier_id": 1,
-            "tier_order": 1,
+            "tier_order": 0,  # renumbered from 0 (the seed's tier_order is 1)
             "reached_at": "2024-01-15T10:00:00Z",
         }
     ]
@@ -383,7 +414,7 @@ def test_register_and_delete_member(api: Api, sandbox: SandboxHandle) -> None:
     )
     assert sandbox.transactions(profile_id="p-4")[0]["amount"] == "5.00"
     api.ok("loyalty/register_member", loyalty_program_id=1, **dee)
-    assert api.balance(dee)["total_balance"] == "5.00"
+    assert api.balance(dee)["total_balance"] == "5"
 
 
 # ---------------------------------------------------------------- export
@@ -392,8 +423,8 @@ def _export(api: Api, **extra: Any) -> str:
         "loyalty/transactions_export",
         loyalty_program_id=1,
         points_currency_eid="stars",
-        date_from="2024-01-01",
-        date_to="2099-12-31",
+        date_from="2024-01-01T00:00:00Z",
+        date_to="2099-12-31T23:59:59Z",
         **extra,
     )["data"]
     task_id: str = data["task_id"]
@@ -408,7 +439,8 @@ def test_export_download(api: Api, sandbox: SandboxHandle) -> None:
     time.sleep(0.3)
     status = api.ok("tasks/status", task_id=task_id)["data"]
     assert status["status"] == "completed" and status["progress"] == 100
-    assert status["result"]["total"] == 3 and status["result"]["errors"] == 0
+    assert status["result"]["total"] == 3 and status["result"]["errors"] == []
+    assert status["result"]["type"] == "export"
     (url,) = status["result"]["urls"]
     assert url == f"/api/download/{task_id}/transactions.csv"
     denied = api.session.get(sandbox.url + url)
@@ -425,16 +457,21 @@ def test_export_download(api: Api, sandbox: SandboxHandle) -> None:
         "amount",
         "balance_before",
         "balance_after",
-        "status",
-        "profile_id",
-        "points_currency_eid",
+        "promo_iid",
         "promo_eid",
         "description",
         "activation_date",
         "expiration_date",
+        "source_type",
+        "source_iid",
     ]
     last = rows[-1]
-    assert (last["transaction_id"], last["amount"], last["profile_id"]) == (tx_id, "1.50", "p-1")
+    assert (last["transaction_id"], last["transaction_eid"], last["amount"]) == (
+        tx_id,
+        "csv-1",
+        "1.5",
+    )
+    assert (last["balance_before"], last["balance_after"]) == ("500", "498.5")
     assert api("tasks/status", task_id="nope")["error_text"] == "Task not found"
 
 
@@ -464,7 +501,7 @@ def test_fault_http_statuses(api: Api, sandbox: SandboxHandle) -> None:
     sandbox.set_faults([{"kind": "http_500", "rate": 1.0, "methods": ["loyalty/redeeme_points"]}])
     assert api.raw("loyalty/account/balance", body).status_code == 200
     assert api.raw("loyalty/redeeme_points", {**body, "amount": "1"}).status_code == 500
-    assert api.balance()["total_balance"] == "500.00"  # a 5xx fault is not applied
+    assert api.balance()["total_balance"] == "500"  # a 5xx fault is not applied
 
 
 def test_fault_rate_is_deterministic(api: Api, sandbox: SandboxHandle) -> None:

@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from airflow_provider_altcraft.exceptions import AltcraftConfigError
+if TYPE_CHECKING:
+    from airflow_provider_altcraft.exceptions import AltcraftConfigError
 
 TokenPlacement = Literal["header", "body"]
 
@@ -140,6 +141,10 @@ class ConnectionSettings:
         password: str | None,
         extra: Mapping[str, Any],
     ) -> ConnectionSettings:
+        # Imported here: Airflow's provider discovery imports this module (through
+        # provider_info), and the exceptions may import Airflow, which may be initialising.
+        from airflow_provider_altcraft.exceptions import AltcraftConfigError
+
         def fail(field: str, problem: str) -> AltcraftConfigError:
             return AltcraftConfigError(f"Connection {conn_id!r}: {field} {problem}")
 

@@ -152,3 +152,12 @@ def test_the_package_root_and_the_sandbox_do_not_import_airflow() -> None:
     modules = _modules_after_import("import airflow_provider_altcraft.sandbox")
     assert "airflow_provider_altcraft.sandbox" in modules
     assert "airflow" not in modules
+
+
+def test_the_provider_info_does_not_import_airflow() -> None:
+    # Airflow's provider discovery calls it while Airflow itself may still be initialising.
+    modules = _modules_after_import(
+        "from airflow_provider_altcraft import get_provider_info; get_provider_info()"
+    )
+    assert "airflow_provider_altcraft.connection_fields" in modules
+    assert "airflow" not in modules

@@ -46,7 +46,7 @@ def _route(app: SandboxApp, request: Request, route: tuple[str, str]) -> Respons
     if route == ("GET", "/_sandbox/health"):
         return json_response(200, {"ok": True})
     if route == ("GET", "/_sandbox/ledger"):
-        return json_response(200, app.ledger.dump())
+        return json_response(200, app.ledger.dump(app.config.task_pending_status))
     if route == ("GET", "/_sandbox/transactions"):
         rows = app.ledger.transactions(request.query_params())
         return json_response(200, {"transactions": rows, "count": len(rows)})

@@ -131,8 +131,9 @@ class Transaction:
     temp_expires_at: float | None = None  # wall-clock epoch seconds
     settled_at: datetime | None = None
     # A committed temporary transaction whose points moved to a new full one (status
-    # "replaced", shown as "committed"): the id of that one.
+    # "replaced", shown as "committed"): the id of that one; and on the new one, the other way.
     replaced_by: str | None = None
+    replaces: str | None = None
 
     def wire(self, unpublished: bool = False) -> dict[str, Any]:
         """The shape of ``loyalty/account/transactions``: the published fields, plus status
@@ -169,6 +170,7 @@ class Transaction:
         out.update(
             status=self.status,
             replaced_by=self.replaced_by,
+            replaces=self.replaces,
             program_id=self.program_id,
             profile_id=self.profile_id,
             points_currency_iid=self.currency_iid,
@@ -419,7 +421,7 @@ class Ledger:
         tx.source_iid, tx.external_data = raw.get("source_iid"), raw.get("external_data")
         tx.activation_date, tx.expiration_date = when("activation_date"), when("expiration_date")
         tx.temp_expires_at, tx.settled_at = raw.get("temp_expires_at_epoch"), when("settled_at")
-        tx.replaced_by = raw.get("replaced_by")
+        tx.replaced_by, tx.replaces = raw.get("replaced_by"), raw.get("replaces")
         account = self._account(tx.program_id, tx.profile_id, tx.currency_iid)
         self._insert(tx, account)
         sign = 1 if tx.transaction_type == "accrual" else -1
@@ -686,6 +688,10 @@ class Ledger:
         with self._lock:
             self._expire_due()
             tx = self._find_tx(tx_id, tx_eid)
+            if action != "cancel" and tx.replaces is not None:
+                # The eid now selects the new full transaction: committing (or rolling back)
+                # it again is refused as its temporary one would be.
+                raise _fail(E_COMMITTED)
             if tx.replaced_by is not None:
                 if action != "cancel":
                     raise _fail(E_COMMITTED)
@@ -750,6 +756,7 @@ class Ledger:
         full.activation_date, full.expiration_date = temp.activation_date, temp.expiration_date
         full.external_data = temp.external_data
         temp.status, temp.replaced_by = "replaced", full.transaction_id
+        full.replaces = temp.transaction_id
         if temp in account.dated:
             account.dated.remove(temp)
         self._insert(full, account)
@@ -922,14 +929,18 @@ class Ledger:
                 for name in ("amount", "balance_before", "balance_after"):
                     wire[name] = amounts(getattr(tx, name))
                 rows.append(["" if wire[c] is None else wire[c] for c in columns])
-            per_file = max(1, -(-len(rows) // files))
-            texts = []
-            for start in range(0, max(len(rows), 1), per_file):
+            # As many files as asked (no empty ones), the rows spread as evenly as possible.
+            count = max(1, min(files, len(rows)))
+            base, extra = divmod(len(rows), count)
+            texts, start = [], 0
+            for index in range(count):
+                size = base + (1 if index < extra else 0)
                 buffer = io.StringIO()
                 writer = csv.writer(buffer)  # RFC 4180 quoting, CRLF line ends
                 writer.writerow(columns)
-                writer.writerows(rows[start : start + per_file])
+                writer.writerows(rows[start : start + size])
                 texts.append(buffer.getvalue())
+                start += size
             task = ExportTask(
                 str(uuid.uuid4()), program_id, currency.eid, time.time(), delay, mode, len(rows),
                 texts,
@@ -958,7 +969,7 @@ class Ledger:
             return task.files[names.index(name)].encode("utf-8")
 
     # ------------------------------------------------------------------ inspection
-    def dump(self) -> dict[str, Any]:
+    def dump(self, pending: str = "processing") -> dict[str, Any]:
         """The whole state for ``GET /_sandbox/ledger``."""
         with self._lock:
             self._expire_due()
@@ -981,7 +992,7 @@ class Ledger:
                 )
             tasks = []
             for task in self._tasks.values():
-                info = task.status(time.time())
+                info = task.status(time.time(), pending)
                 info.update(
                     task_id=task.task_id,
                     program_id=task.program_id,

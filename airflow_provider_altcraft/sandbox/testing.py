@@ -274,6 +274,12 @@ def _wait_ready(
     reader.join(START_TIMEOUT_SEC)
     if not found:
         exited = proc.poll()
+        if exited is None and not reader.is_alive():
+            # stdout closed without the ready line: the child is exiting; let it be reaped.
+            try:
+                exited = proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                exited = None
         proc.kill()
         proc.wait()
         err_reader.join(2.0)  # collect what the child said before it died

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from airflow_provider_altcraft.exceptions import (
+    AltcraftApiError,
     AltcraftAuthError,
     AltcraftEidSettledError,
     AltcraftValidationError,
@@ -201,6 +202,12 @@ def test_commit_of_a_temporary_accrual_reports_the_new_transaction(
     assert (again.transaction_id, again.already_existed) == (committed.transaction_id, True)
     assert len(api_calls(sandbox, ACCRUE)) == 1
     assert sandbox.balance(PROGRAM, "p-1", "stars")["active_balance"] == Decimal("507.5")
+    # A retried commit by eid (its answer lost) is refused as already done, and counts as done,
+    # although the eid now selects the new full transaction.
+    retried = hook.commit_transaction(transaction_eid="temp-acc", retried=True)
+    assert (retried.transaction_id, retried.balance) == (None, None)
+    with pytest.raises(AltcraftApiError, match="already committed"):
+        hook.commit_transaction(transaction_eid="temp-acc")
 
 
 # -- 4. no transaction status field is published ------------------------------------------------

@@ -2,19 +2,23 @@
 
 The Altcraft side is an export CSV (a file from the export operator, or an export this task
 runs itself); the warehouse side is a table or a query on any Airflow SQL connection
-(``common.sql``). Both are streamed into a scratch SQLite file and compared there
-(:mod:`airflow_provider_altcraft.reconciliation`), so memory stays bounded for millions of
-rows. The differences go to a CSV report and, optionally, to a warehouse table.
+(``common.sql``). Both go to a compare engine (:mod:`airflow_provider_altcraft.reconcile`:
+DuckDB, SQLite, or push-down into a PostgreSQL warehouse) in bulk, never held in Python, so
+memory stays bounded for tens of millions of rows. The differences go to a CSV report and,
+optionally, to a warehouse table.
+
+Nothing here imports DuckDB or a database driver when a DAG file is parsed.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import date, datetime, time
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
@@ -33,10 +37,15 @@ from airflow_provider_altcraft.operators.export import (
     parse_period,
     resolve_period,
 )
-from airflow_provider_altcraft.reconciliation import (
+from airflow_provider_altcraft.periods import Period
+from airflow_provider_altcraft.reconcile import (
     DIFFERENCE_CLASSES,
+    ENGINES,
     REPORT_COLUMNS,
-    Reconciler,
+    BaseReconciler,
+    EngineUnavailable,
+    open_reconciler,
+    resolve_engine,
 )
 from airflow_provider_altcraft.sql_source import query_pages, sql_hook
 from airflow_provider_altcraft.validation import parse_optional_str
@@ -47,12 +56,22 @@ if TYPE_CHECKING:
 __all__ = ["AltcraftReconcileTransactionsOperator", "WarehouseColumns"]
 
 OnDifference = Literal["fail", "warn"]
+Engine = Literal["auto", "sqlite", "duckdb", "pushdown"]
 #: A plain or schema-qualified SQL name; anything else is refused (names are interpolated).
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 #: Report rows inserted into the report table per executemany().
 INSERT_ROWS = 5000
 #: Columns of the optional report table: the period, then the CSV report's columns.
 REPORT_TABLE_PERIOD = ("period_from", "period_to")
+
+
+def _sql_bound(moment: datetime) -> str:
+    """A period bound as a SQL parameter: 'YYYY-MM-DD' at midnight, else ISO with a space
+    ('YYYY-MM-DD HH:MM:SS+00:00'); both compare right with an ISO-text column (SQLite) and
+    are cast to the column's type by PostgreSQL."""
+    if moment.time() == time(0):
+        return moment.date().isoformat()
+    return moment.isoformat(sep=" ")
 
 
 def _is_identifier(value: object) -> bool:
@@ -116,8 +135,7 @@ class ReconcileArguments:
     report_table: str | None
     export_path: str | None
     export: ExportRequest | None
-    date_from: date | None
-    date_to: date | None
+    period: Period | None
 
 
 #: WarehouseColumns fields in the order the engine loads them (TransactionRow's).
@@ -125,30 +143,63 @@ _ROW_FIELDS = ("transaction_id", "transaction_eid", "amount", "transaction_type"
                "created_at")  # fmt: skip
 
 
+def _field_positions(
+    header: Sequence[str], columns: WarehouseColumns, *, table_mode: bool
+) -> list[int | None]:
+    """Per field (TransactionRow order), its position in the warehouse result (None: the
+    warehouse does not record it); fails the task, without retry, for a missing column."""
+    names = [name.lower() for name in header]
+    wanted = columns.selected()
+    if not table_mode and columns.created_at and columns.created_at.lower() not in names:
+        del wanted["created_at"]  # optional with `sql`: the query selects the period
+    missing = [f"{f} (column {c!r})" for f, c in wanted.items() if c.lower() not in names]
+    if missing:
+        error = AltcraftValidationError(
+            "table" if table_mode else "columns",
+            f"the warehouse result has no {', '.join(missing)}; it has {', '.join(names)}",
+            "name the columns with `columns`, or alias them in `sql`",
+        )
+        # A retry reads the same columns: fail now, like any bad argument.
+        raise AirflowFailException(f"Invalid argument: {error}")
+    position = {field: names.index(column.lower()) for field, column in wanted.items()}
+    return [position.get(field) for field in _ROW_FIELDS]
+
+
+def _field_columns(
+    header: Sequence[str], columns: WarehouseColumns, *, table_mode: bool
+) -> list[str | None]:
+    """Per field, the result's column name as the database spells it (None: not recorded)."""
+    positions = _field_positions(header, columns, table_mode=table_mode)
+    return [None if position is None else header[position] for position in positions]
+
+
 def _iter_warehouse(
     hook: DbApiHook, sql: str, parameters: Any, columns: WarehouseColumns, *, table_mode: bool
 ) -> Iterator[tuple[Any, ...]]:
+    """The warehouse's rows through the driver, for a database without a bulk path."""
     with query_pages(hook, sql, parameters, cursor_name="altcraft_reconcile") as (header, pages):
-        names = [name.lower() for name in header]
-        wanted = columns.selected()
-        if not table_mode and columns.created_at and columns.created_at.lower() not in names:
-            del wanted["created_at"]  # optional with `sql`: the query selects the period
-        missing = [f"{f} (column {c!r})" for f, c in wanted.items() if c.lower() not in names]
-        if missing:
-            error = AltcraftValidationError(
-                "table" if table_mode else "columns",
-                f"the warehouse result has no {', '.join(missing)}; it has {', '.join(names)}",
-                "name the columns with `columns`, or alias them in `sql`",
-            )
-            # A retry reads the same columns: fail now, like any bad argument.
-            raise AirflowFailException(f"Invalid argument: {error}")
+        positions = _field_positions(header, columns, table_mode=table_mode)
         # The values in TransactionRow order; a field the warehouse lacks picks the None
         # appended to each row. The engine converts the values (Decimal, datetime, ...).
-        position = {field: names.index(column.lower()) for field, column in wanted.items()}
-        pick = itemgetter(*(position.get(field, len(names)) for field in _ROW_FIELDS))
+        width = len(header)
+        pick = itemgetter(*(width if p is None else p for p in positions))
         for page in pages:
             for row in page:
                 yield pick((*row, None))
+
+
+def _describe(connection: Any, sql: str, parameters: Any) -> list[str]:
+    """The column names of ``sql``'s result (run with LIMIT 0: no rows are read)."""
+    cursor = connection.cursor()
+    try:
+        subquery = sql.strip().rstrip(";")
+        if parameters is None:
+            cursor.execute(f"SELECT * FROM ({subquery}) AS q LIMIT 0")
+        else:
+            cursor.execute(f"SELECT * FROM ({subquery}) AS q LIMIT 0", parameters)
+        return [str(column[0]) for column in cursor.description or ()]
+    finally:
+        cursor.close()
 
 
 class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
@@ -170,10 +221,25 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         any difference (after writing the report); ``"warn"`` logs a warning and succeeds.
     :param type_aliases: warehouse type value → Altcraft type (added to the defaults).
     :param state_aliases: state value → canonical state (added to the defaults).
+    :param engine: where the comparison runs: ``"auto"`` (default: DuckDB when the ``duckdb``
+        extra is installed, else SQLite), ``"duckdb"``, ``"sqlite"`` (no dependency), or
+        ``"pushdown"`` (inside the PostgreSQL warehouse: the export is copied into a
+        temporary table there and only the differences come back). All find the same
+        differences; see docs/reconcile-performance.md.
+    :param duckdb_memory_limit: DuckDB's memory limit (default 160MB); beyond it DuckDB
+        spills to the task's temporary directory.
+
+    The export's columns are read by name (see :mod:`airflow_provider_altcraft.export_csv`).
+    Altcraft publishes no transaction status: when the export has no status column, states
+    are not compared (``state_compared`` is False in the counts, and the log says so). A
+    temporary accrual and the full transaction its commit created (same eid, type and amount)
+    count as one transaction (``committed_copies`` counts the rows folded).
 
     Returns the counts: ``missing_in_altcraft``, ``missing_in_warehouse``, ``amount_differs``,
-    ``type_differs``, ``state_differs``, ``differences`` (their sum), ``altcraft_rows``,
-    ``warehouse_rows``, ``matched``, plus ``date_from``, ``date_to`` and ``report_path``.
+    ``type_differs``, ``state_differs``, ``differences`` (their sum), ``altcraft_rows``
+    (transactions, committed copies folded), ``warehouse_rows``, ``matched``,
+    ``committed_copies``, ``state_compared``, ``engine`` (the one that ran), plus
+    ``date_from``, ``date_to`` and ``report_path``.
     """
 
     template_fields: Sequence[str] = (
@@ -213,6 +279,8 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         on_difference: OnDifference = "fail",
         type_aliases: Mapping[str, str] | None = None,
         state_aliases: Mapping[str, str] | None = None,
+        engine: Engine = "auto",
+        duckdb_memory_limit: str | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         **kwargs: Any,
@@ -236,6 +304,20 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                 "on_difference", f"{on_difference!r} is not a policy", "pass 'fail' or 'warn'"
             )
         self.on_difference = on_difference
+        if engine not in ENGINES:
+            raise AltcraftValidationError(
+                "engine", f"{engine!r} is not an engine", f"pass one of {', '.join(ENGINES)}"
+            )
+        self.engine = engine
+        if duckdb_memory_limit is not None and not re.fullmatch(
+            r"\d+(\.\d+)?\s*[KMGT]i?B", str(duckdb_memory_limit)
+        ):
+            raise AltcraftValidationError(
+                "duckdb_memory_limit",
+                f"{duckdb_memory_limit!r} is not a memory size",
+                "pass e.g. '160MB' or '2GB'",
+            )
+        self.duckdb_memory_limit = duckdb_memory_limit
         self.type_aliases = dict(type_aliases or {})
         self.state_aliases = dict(state_aliases or {})
         check_wait_arguments(poll_interval, timeout)
@@ -285,7 +367,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             export = build_export_request(values)
         else:
             parse_optional_str(export_path, "export_path", max_length=4096)
-        date_from, date_to = parse_period(values)
+        period = parse_period(values)
         return ReconcileArguments(
             warehouse_conn_id=values["warehouse_conn_id"],
             table=table,
@@ -295,13 +377,16 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             report_table=values["report_table"],
             export_path=export_path,
             export=export,
-            date_from=date_from,
-            date_to=date_to,
+            period=period,
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
         args: ReconcileArguments = self.build_for_execute()
-        period = resolve_period(context, args.date_from, args.date_to)
+        try:
+            engine = resolve_engine(self.engine)
+        except EngineUnavailable as exc:
+            raise AirflowFailException(f"Invalid argument: engine: {exc}") from None
+        period = resolve_period(context, args.period)
         hook = self._warehouse_hook(args.warehouse_conn_id)
         sql, parameters = self._warehouse_query(args, hook, period)
         report = Path(args.report_path)
@@ -319,31 +404,89 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                     timeout=self.timeout,
                     log=self.log,
                 )["path"]
-            with Reconciler(
-                Path(work) / "reconcile.sqlite",
-                type_aliases=self.type_aliases,
-                state_aliases=self.state_aliases,
-                signed_amounts=self.columns.transaction_type is None,
-                compare_state=self.columns.status is not None,
-            ) as reconciler:
+            with self._open_engine(engine, work, hook) as reconciler:
                 reconciler.add_export(export_path, period)
-                reconciler.add_warehouse(
-                    _iter_warehouse(
-                        hook, sql, parameters, self.columns, table_mode=args.table is not None
-                    )
+                self._load_warehouse(
+                    reconciler, hook, sql, parameters, work, table_mode=args.table is not None
                 )
                 counts: dict[str, Any] = reconciler.match()
                 by_class = self._write_report(report, REPORT_COLUMNS, reconciler.differences())
+                counts.update(engine=engine, state_compared=reconciler.state_compared)
         counts.update(by_class)
         counts["differences"] = sum(by_class.values())
-        counts.update(
-            date_from=period[0].isoformat(), date_to=period[1].isoformat(), report_path=str(report)
-        )
+        counts.update(period.to_json(), report_path=str(report))
         if args.report_table:
             self._store_report(hook, args.report_table, report, period)
         return self._apply_policy(counts, context)
 
     # -- steps --------------------------------------------------------------------------------
+
+    def _open_engine(self, engine: str, work: str, hook: DbApiHook) -> BaseReconciler:
+        options: dict[str, Any] = {
+            "type_aliases": self.type_aliases,
+            "state_aliases": self.state_aliases,
+            "signed_amounts": self.columns.transaction_type is None,
+            "compare_state": self.columns.status is not None,
+        }
+        if engine == "duckdb" and self.duckdb_memory_limit:
+            options["memory_limit"] = self.duckdb_memory_limit
+        connection = hook.get_conn() if engine == "pushdown" else None
+        try:
+            reconciler = open_reconciler(engine, work, connection=connection, **options)
+        except EngineUnavailable as exc:
+            if connection is not None:
+                connection.close()
+            raise AirflowFailException(f"Invalid argument: engine: {exc}") from None
+        self.log.info("Reconciling with the %s engine", engine)
+        return reconciler
+
+    def _load_warehouse(
+        self,
+        reconciler: BaseReconciler,
+        hook: DbApiHook,
+        sql: str,
+        parameters: Any,
+        work: str,
+        *,
+        table_mode: bool,
+    ) -> None:
+        """The warehouse's rows into the engine by the fastest path there is: inside
+        PostgreSQL (push-down), PostgreSQL's COPY, SQLite attached to SQLite; else the
+        driver's rows."""
+        from airflow_provider_altcraft.reconcile.pushdown import (
+            PostgresPushdownReconciler,
+            copy_query_to_csv,
+            is_postgres,
+        )
+        from airflow_provider_altcraft.reconcile.sqlite_engine import SQLiteReconciler
+
+        if isinstance(reconciler, PostgresPushdownReconciler):
+            header = _describe(reconciler.connection, sql, parameters)
+            fields_ = _field_columns(header, self.columns, table_mode=table_mode)
+            reconciler.add_warehouse_query(sql, parameters, fields_)
+            return
+        connection = hook.get_conn()
+        try:
+            if is_postgres(connection):
+                header = _describe(connection, sql, parameters)
+                fields_ = _field_columns(header, self.columns, table_mode=table_mode)
+                path = Path(work) / "warehouse.csv"
+                copy_query_to_csv(connection, sql, parameters, fields_, path)
+                reconciler.add_warehouse_csv(path)
+                path.unlink()
+                return
+            if isinstance(reconciler, SQLiteReconciler) and isinstance(
+                connection, sqlite3.Connection
+            ):
+                header = _describe(connection, sql, parameters)
+                fields_ = _field_columns(header, self.columns, table_mode=table_mode)
+                reconciler.add_warehouse_sqlite(connection, sql, parameters, fields_)
+                return
+        finally:
+            connection.close()
+        reconciler.add_warehouse(
+            _iter_warehouse(hook, sql, parameters, self.columns, table_mode=table_mode)
+        )
 
     @staticmethod
     def _warehouse_hook(conn_id: str) -> DbApiHook:
@@ -353,7 +496,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             raise AirflowFailException(f"Invalid argument: {exc}") from None
 
     def _warehouse_query(
-        self, args: ReconcileArguments, hook: DbApiHook, period: tuple[date, date]
+        self, args: ReconcileArguments, hook: DbApiHook, period: Period
     ) -> tuple[str, Any]:
         if args.sql is not None:
             return args.sql, args.parameters
@@ -364,9 +507,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             f"SELECT {', '.join(dict.fromkeys(names.values()))} FROM {args.table} "
             f"WHERE {created_at} >= {placeholder} AND {created_at} < {placeholder}"
         )
-        # Dates as 'YYYY-MM-DD' strings: they compare right with an ISO-text column (SQLite)
-        # and are cast to the column's type by PostgreSQL.
-        return sql, (period[0].isoformat(), (period[1] + timedelta(days=1)).isoformat())
+        return sql, (_sql_bound(period.start), _sql_bound(period.end))
 
     def _write_report(
         self, path: Path, header: Sequence[str], rows: Iterator[tuple[str | None, ...]]
@@ -382,13 +523,11 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         partial.replace(path)
         return by_class
 
-    def _store_report(
-        self, hook: DbApiHook, table: str, report: Path, period: tuple[date, date]
-    ) -> None:
+    def _store_report(self, hook: DbApiHook, table: str, report: Path, period: Period) -> None:
         """Replace the period's rows of ``table`` by the report's, in one transaction: a
         failure midway leaves the earlier rows in place."""
         columns = (*REPORT_TABLE_PERIOD, *REPORT_COLUMNS)
-        bounds = (period[0].isoformat(), period[1].isoformat())
+        bounds = tuple(period.to_json().values())
         ph = hook.placeholder
         insert = (
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))})"
@@ -419,11 +558,27 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
 
     def _apply_policy(self, counts: dict[str, Any], context: Context) -> dict[str, Any]:
         summary = ", ".join(f"{name} {counts[name]}" for name in DIFFERENCE_CLASSES if counts[name])
+        notes = []
+        if counts["committed_copies"]:
+            notes.append(
+                f"{counts['committed_copies']} temporary transactions folded into the full "
+                "transaction their commit created"
+            )
+        if not counts["state_compared"]:
+            notes.append(
+                "states not compared: "
+                + (
+                    "the warehouse records none (columns: status None)"
+                    if self.columns.status is None
+                    else "the export has no status column (Altcraft publishes none)"
+                )
+            )
         self.log.info(
-            "Reconciled %s to %s: %d Altcraft rows, %d warehouse rows, %d matched; "
-            "differences: %s; report at %s",
-            counts["date_from"], counts["date_to"], counts["altcraft_rows"],
+            "Reconciled %s to %s with the %s engine: %d Altcraft transactions, %d warehouse "
+            "rows, %d matched; differences: %s; report at %s%s",
+            counts["date_from"], counts["date_to"], counts["engine"], counts["altcraft_rows"],
             counts["warehouse_rows"], counts["matched"], summary or "none", counts["report_path"],
+            "".join(f"; {note}" for note in notes),
         )  # fmt: skip
         if not counts["differences"]:
             return counts

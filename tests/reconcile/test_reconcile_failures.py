@@ -47,8 +47,8 @@ def warehouse(sqlite_warehouse: Path, tmp_path: Path) -> Path:
     """Altcraft's export has e-1; the warehouse has e-1 and e-2 (missing in Altcraft)."""
     with open(tmp_path / "export.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(REQUIRED_COLUMNS)
-        writer.writerow(["101", "e-1", "10.00", "accrual", "active", DAY])
+        writer.writerow([*REQUIRED_COLUMNS, "status"])
+        writer.writerow(["101", "e-1", "10.00", "accrual", DAY, "active"])
     create_sqlite_warehouse(
         sqlite_warehouse,
         [

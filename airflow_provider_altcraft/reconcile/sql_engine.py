@@ -1,0 +1,391 @@
+"""The comparison in SQL for a columnar or server database (DuckDB, PostgreSQL).
+
+Both sides are tables of texts (``altcraft``, ``warehouse``) loaded by the database's own CSV
+reader. The per-value work that SQL dialects do differently is done once per distinct value
+in Python and joined back: amount notations SQL does not parse (``1E+2``; rare), and the
+types and states (a handful of distinct values: stripped, lower-cased and aliased exactly as
+:func:`~airflow_provider_altcraft.reconcile.common.canonical_text` does). Everything else is
+set-based SQL, so the rows never pass through Python and the differences stream back.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_altcraft.export_csv import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    iter_raw_columns,
+)
+from airflow_provider_altcraft.reconcile.base import BaseReconciler, ExportPeriod
+from airflow_provider_altcraft.reconcile.common import (
+    DIFFERENCE_CLASSES,
+    PLAIN_AMOUNT,
+    UTC_TIMESTAMP,
+    amount_key,
+    bindable,
+    canonical_text,
+    in_period,
+    not_an_amount,
+    period_bounds,
+    report_row,
+)
+
+__all__ = ["NULL_MARKER", "SQLReconciler", "literal"]
+
+#: How a CSV written by Python marks NULL (so that an empty text stays an empty text).
+NULL_MARKER = "\\N"
+_FIELDS = ("tid", "eid", "amount", "type", "state", "created_at")
+#: The work tables (prefixed: in PostgreSQL temporary tables would hide the user's tables).
+ALTCRAFT, WAREHOUSE = "altcraft_rc_altcraft", "altcraft_rc_warehouse"
+A, W, PAIRS = "altcraft_rc_a", "altcraft_rc_w", "altcraft_rc_pairs"
+KEYS, TYPES, STATES = "altcraft_rc_amount_keys", "altcraft_rc_type_map", "altcraft_rc_state_map"
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class SQLReconciler(BaseReconciler):
+    """The shared algorithm; a subclass gives the database and its dialect."""
+
+    #: "CREATE TABLE" or "CREATE TEMP TABLE".
+    create = "CREATE TABLE"
+    #: The loaded tables' row number (load order): DuckDB's rowid, or a serial column.
+    rid = "rowid"
+    rid_column = ""
+
+    # -- the dialect ----------------------------------------------------------------------------
+
+    def execute(self, sql: str, parameters: Any = None) -> None:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def regex(self, text: str, pattern: str) -> str:
+        """SQL: ``text`` matches ``pattern`` entirely."""
+        raise NotImplementedError
+
+    def trim(self, text: str) -> str:
+        """SQL: ``text`` without leading and trailing :data:`WHITESPACE`."""
+        raise NotImplementedError
+
+    def binary(self, text: str) -> str:
+        """SQL: ``text`` compared byte by byte (no locale collation)."""
+        return text
+
+    def load_csv(
+        self,
+        table: str,
+        path: str | os.PathLike[str],
+        *,
+        width: int,
+        select: Sequence[str | None],
+        null: str,
+        header: bool,
+        where: str = "TRUE",
+        quoted_nulls: bool = True,
+    ) -> None:
+        """Append to ``table`` (columns :data:`_FIELDS`) from a CSV of ``width`` columns named
+        c0, c1, ...: ``select`` gives, per field, the column it reads (None: NULL), ``null`` the
+        text read as NULL (also when quoted if ``quoted_nulls``); rows in file order, filtered by
+        ``where`` (SQL on the c columns)."""
+        raise NotImplementedError
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        for table in (ALTCRAFT, WAREHOUSE):
+            self.execute(
+                f"{self.create} {table} ({self.rid_column}tid VARCHAR, eid VARCHAR, "
+                "amount VARCHAR, type VARCHAR, state VARCHAR, created_at VARCHAR)"
+            )
+        self.execute(f"{self.create} {KEYS} (raw VARCHAR, akey VARCHAR)")
+
+    def _id(self, column: str) -> str:
+        return f"NULLIF({self.trim(column)}, '')"
+
+    def _select(self, columns: Sequence[str | None]) -> list[str]:
+        """Per field, the SQL reading it: ids stripped, the rest as read."""
+        sql = []
+        for field, column in zip(_FIELDS, columns, strict=True):
+            if column is None:
+                sql.append("NULL")
+            elif field in ("tid", "eid"):
+                sql.append(self._id(column))
+            else:
+                sql.append(column)
+        return sql
+
+    def add_export(self, path: str | os.PathLike[str], period: ExportPeriod = None) -> int:
+        header, positions = self._export_positions(path)
+        names = ["transaction_id", "transaction_eid", "amount", "transaction_type", "status",
+                 "created_at"]  # fmt: skip
+        columns = [f"c{positions[n]}" if n in positions else None for n in names]
+        bounds = period_bounds(period)
+        where = "TRUE"
+        if bounds is not None:
+            created = columns[5]
+            assert created is not None
+            second = f"(substr({created}, 1, 10) || 'T' || substr({created}, 12, 8))"
+            where = (
+                f"({created} IS NULL OR NOT {self.regex(created, UTC_TIMESTAMP)} OR "
+                f"({self.binary(second)} >= {literal(bounds[0])} AND "
+                f"{self.binary(second)} < {literal(bounds[1])}))"
+            )
+        before = self._count(ALTCRAFT)
+        try:
+            self.load_csv(
+                ALTCRAFT, path, width=len(header), select=self._select(columns), null="",
+                header=True, where=where,
+            )  # fmt: skip
+        except Exception as native_error:
+            self.recover()
+            # The database's reader refused the file: Python's reader says why (one clear
+            # ExportFormatError), or, if it reads the file (a blank line, a longer row, ...),
+            # gives its rows to the database as a clean CSV.
+            with tempfile.TemporaryDirectory(prefix="altcraft-export-") as work:
+                clean = Path(work) / "export.csv"
+                with open(clean, "w", encoding="utf-8", newline="") as handle:
+                    csv.writer(handle).writerows(
+                        (tid, eid, amount, type_, state, created_at)
+                        for tid, eid, amount, type_, created_at, state in iter_raw_columns(
+                            path, REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS
+                        )
+                        if bounds is None or in_period(created_at, bounds)
+                    )
+                order = [f"c{i}" for i in range(6)]
+                try:
+                    self.load_csv(
+                        ALTCRAFT, clean, width=6, select=self._select(order), null="",
+                        header=False,
+                    )  # fmt: skip
+                except Exception:
+                    self.recover()
+                    raise native_error from None
+        self._check_amounts(ALTCRAFT)
+        return self._count(ALTCRAFT) - before
+
+    def recover(self) -> None:
+        """After a failed statement (PostgreSQL: roll back to usable)."""
+
+    def add_altcraft(self, rows: Iterable[Sequence[object]]) -> int:
+        return self._add_rows(ALTCRAFT, bindable(rows, "Altcraft"))
+
+    def add_warehouse(self, rows: Iterable[Sequence[object]]) -> int:
+        return self._add_rows(WAREHOUSE, bindable(rows, "warehouse"))
+
+    def _add_rows(self, table: str, rows: Iterable[Sequence[object]]) -> int:
+        before = self._count(table)
+        with tempfile.TemporaryDirectory(prefix="altcraft-rows-") as work:
+            path = Path(work) / "rows.csv"
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                csv.writer(handle).writerows(
+                    [NULL_MARKER if value is None else value for value in row] for row in rows
+                )
+            columns = [f"c{i}" for i in range(6)]
+            self.load_csv(
+                table, path, width=6, select=self._select(columns), null=NULL_MARKER,
+                header=False,
+            )  # fmt: skip
+        self._check_amounts(table)
+        return self._count(table) - before
+
+    def add_warehouse_csv(self, path: str | os.PathLike[str]) -> int:
+        before = self._count(WAREHOUSE)
+        columns = [f"c{i}" for i in range(6)]
+        self.load_csv(
+            WAREHOUSE, path, width=6, select=self._select(columns), null="", header=True,
+            quoted_nulls=False,
+        )  # fmt: skip
+        self._check_amounts(WAREHOUSE)
+        return self._count(WAREHOUSE) - before
+
+    def _count(self, table: str) -> int:
+        return int(self.fetchall(f"SELECT count(*) FROM {table}")[0][0])
+
+    def _plain(self, text: str) -> str:
+        return self.regex(text, PLAIN_AMOUNT)
+
+    def _check_amounts(self, table: str) -> None:
+        """Key the amounts SQL does not parse (in Python, once per distinct text); fail on the
+        first row (in load order) whose amount is none."""
+        rows = self.fetchall(
+            f"SELECT DISTINCT amount FROM {table} WHERE amount IS NOT NULL "
+            f"AND NOT {self._plain('amount')} "
+            f"AND amount NOT IN (SELECT raw FROM {KEYS})"
+        )
+        keys = [(raw, amount_key(raw)) for (raw,) in rows]
+        invalid = [raw for raw, key in keys if key is None]
+        valid = [(raw, key) for raw, key in keys if key is not None]
+        if valid:
+            values = ", ".join(f"({literal(raw)}, {literal(key)})" for raw, key in valid)
+            self.execute(f"INSERT INTO {KEYS} (raw, akey) VALUES {values}")
+        null = self.fetchall(f"SELECT count(*) FROM {table} WHERE amount IS NULL")[0][0]
+        if invalid or null:
+            bad = ", ".join(literal(raw) for raw in invalid) or "NULL"
+            eid, tid, amount = self.fetchall(
+                f"SELECT eid, tid, amount FROM {table} WHERE amount IS NULL OR amount IN ({bad}) "
+                f"ORDER BY {self.rid} LIMIT 1"
+            )[0]
+            side = "Altcraft" if table == ALTCRAFT else "warehouse"
+            raise ValueError(not_an_amount(side, eid or tid, amount))
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def _amount_key_sql(self, text: str) -> str:
+        """SQL for amount_key() of a plain notation; other notations from the keys table."""
+        signed = f"{text} LIKE '+%' OR {text} LIKE '-%'"
+        body = f"(CASE WHEN {signed} THEN substr({text}, 2) ELSE {text} END)"
+        digits = (
+            f"(CASE WHEN {body} LIKE '%.%' THEN rtrim(rtrim(ltrim({body}, '0'), '0'), '.') "
+            f"ELSE ltrim({body}, '0') END)"
+        )
+        return (
+            f"(CASE WHEN NOT {self._plain(text)} THEN k.akey WHEN {digits} = '' THEN '0' "
+            f"ELSE (CASE WHEN {text} LIKE '-%' THEN '-' ELSE '' END) "
+            f"|| (CASE WHEN {digits} LIKE '.%' THEN '0' ELSE '' END) || {digits} END)"
+        )
+
+    def _text_map(self, name: str, column: str, aliases: dict[str, str]) -> None:
+        values = self.fetchall(
+            f"SELECT DISTINCT {column} FROM {ALTCRAFT} WHERE {column} IS NOT NULL UNION "
+            f"SELECT DISTINCT {column} FROM {WAREHOUSE} WHERE {column} IS NOT NULL"
+        )
+        self.execute(f"{self.create} {name} (raw VARCHAR, canonical VARCHAR)")
+        pairs = [(raw, canonical_text(raw, aliases)) for (raw,) in values]
+        for start in range(0, len(pairs), 1000):
+            chunk = pairs[start : start + 1000]
+            rows = ", ".join(
+                f"({literal(raw)}, {'NULL' if canon is None else literal(canon)})"
+                for raw, canon in chunk
+            )
+            self.execute(f"INSERT INTO {name} (raw, canonical) VALUES {rows}")
+
+    def _keyed(self, table: str) -> str:
+        """SQL: ``table``'s rows with the amount key and the canonical type and state."""
+        return (
+            f"SELECT t.{self.rid} AS rid, t.tid, t.eid, t.amount, t.type, t.state, t.created_at, "
+            f"{self._amount_key_sql('t.amount')} AS akey, ty.canonical AS ctype, "
+            f"st.canonical AS cstate FROM {table} AS t "
+            f"LEFT JOIN {KEYS} AS k ON k.raw = t.amount "
+            f"LEFT JOIN {TYPES} AS ty ON ty.raw = t.type "
+            f"LEFT JOIN {STATES} AS st ON st.raw = t.state"
+        )
+
+    def match(self) -> dict[str, int]:
+        self._text_map(TYPES, "type", self.type_aliases)
+        self._text_map(STATES, "state", self.state_aliases)
+        group = "PARTITION BY eid, ctype, akey"
+        # Exactly two rows with the same eid, type and amount: the earlier is folded.
+        self.execute(
+            f"""{self.create} {A} AS
+            SELECT rid, tid, eid, amount, type, state, created_at, akey, ctype, cstate FROM (
+              SELECT x.*, count(*) OVER ({group}) AS group_rows,
+                     row_number() OVER ({group} ORDER BY {self.binary("created_at")} DESC
+                                        NULLS LAST, rid DESC) AS group_rank
+                FROM ({self._keyed(ALTCRAFT)}) AS x
+            ) AS y
+            WHERE NOT (eid IS NOT NULL AND group_rows = 2 AND group_rank = 2)"""
+        )
+        if self.signed_amounts:
+            w_type = "(CASE WHEN x.akey LIKE '-%' THEN 'redeem' ELSE 'accrual' END)"
+            w_ctype = w_type
+        else:
+            w_type, w_ctype = "x.type", "x.ctype"
+        self.execute(
+            f"""{self.create} {W} AS
+            SELECT x.rid, x.tid, x.eid, x.amount, {w_type} AS type, x.state, x.created_at,
+                   x.akey, {w_ctype} AS ctype, x.cstate
+              FROM ({self._keyed(WAREHOUSE)}) AS x"""
+        )
+        pair = """
+            SELECT a.rid AS a_rid, w.rid AS w_rid, '{key}' AS matched_on FROM
+              (SELECT rid, {column} AS k, row_number() OVER (PARTITION BY {column} ORDER BY rid)
+                 AS n FROM {a_table} WHERE {column} IS NOT NULL {unpaired_a}) AS a
+              JOIN
+              (SELECT rid, {column} AS k, row_number() OVER (PARTITION BY {column} ORDER BY rid)
+                 AS n FROM {w_table} WHERE {column} IS NOT NULL {unpaired_w}) AS w
+              ON a.k = w.k AND a.n = w.n
+        """
+        self.execute(
+            f"{self.create} {PAIRS} AS "
+            + pair.format(
+                key="transaction_eid",
+                column="eid",
+                unpaired_a="",
+                unpaired_w="",
+                a_table=A,
+                w_table=W,
+            )
+        )
+        self.execute(
+            f"INSERT INTO {PAIRS} "
+            + pair.format(
+                key="transaction_id",
+                column="tid",
+                a_table=A,
+                w_table=W,
+                unpaired_a=f"AND rid NOT IN (SELECT a_rid FROM {PAIRS})",
+                unpaired_w=f"AND rid NOT IN (SELECT w_rid FROM {PAIRS})",
+            )
+        )
+        altcraft_rows = self._count(A)
+        self.committed_copies = self._count(ALTCRAFT) - altcraft_rows
+        return {
+            "altcraft_rows": altcraft_rows,
+            "warehouse_rows": self._count(W),
+            "matched": self._count(PAIRS),
+            "committed_copies": self.committed_copies,
+        }
+
+    def differences(self) -> Iterator[tuple[str | None, ...]]:
+        for tid, eid, created_at, amount, type_, state in self.stream(
+            f"SELECT tid, eid, created_at, amount, type, state FROM {W} AS w "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {PAIRS} WHERE w_rid = w.rid) ORDER BY rid"
+        ):
+            yield report_row(
+                "missing_in_altcraft", None,
+                (tid, eid, created_at, None, amount, None, type_, None, state),
+            )  # fmt: skip
+        for tid, eid, created_at, amount, type_, state in self.stream(
+            f"SELECT tid, eid, created_at, amount, type, state FROM {A} AS a "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {PAIRS} WHERE a_rid = a.rid) ORDER BY rid"
+        ):
+            yield report_row(
+                "missing_in_warehouse", None,
+                (tid, eid, created_at, amount, None, type_, None, state, None),
+            )  # fmt: skip
+        w_key = "ltrim(w.akey, '-')" if self.signed_amounts else "w.akey"
+        state_differs = "a.cstate IS DISTINCT FROM w.cstate" if self.state_compared else "FALSE"
+        query = f"""
+            SELECT matched_on, tid, eid, created_at, a_amount, w_amount, a_type, w_type,
+                   a_state, w_state, amount_differs, type_differs, state_differs FROM (
+              SELECT p.a_rid, p.matched_on, a.tid, a.eid, a.created_at, a.amount AS a_amount,
+                     w.amount AS w_amount, a.type AS a_type, w.type AS w_type,
+                     a.state AS a_state, w.state AS w_state,
+                     a.akey IS DISTINCT FROM {w_key} AS amount_differs,
+                     a.ctype IS DISTINCT FROM w.ctype AS type_differs,
+                     {state_differs} AS state_differs
+                FROM {PAIRS} AS p
+                JOIN {A} AS a ON a.rid = p.a_rid
+                JOIN {W} AS w ON w.rid = p.w_rid
+            ) AS d
+            WHERE amount_differs OR type_differs OR state_differs
+            ORDER BY a_rid
+        """
+        for matched_on, *values, amount_flag, type_flag, state_flag in self.stream(query):
+            for name, differs in zip(
+                DIFFERENCE_CLASSES[2:], (amount_flag, type_flag, state_flag), strict=True
+            ):
+                if differs:
+                    yield report_row(name, matched_on, values)

@@ -7,6 +7,8 @@ No error message ever contains the API token or a request body.
 
 from __future__ import annotations
 
+from airflow_provider_altcraft.compat import AirflowFailException
+
 __all__ = [
     "AltcraftApiError",
     "AltcraftAuthError",
@@ -139,9 +141,11 @@ class AltcraftOutcomeUnknownError(AltcraftError):
         )
 
 
-class AltcraftEidSettledError(AltcraftError):
+class AltcraftEidSettledError(AltcraftError, AirflowFailException):
     """The ``transaction_eid`` already names a transaction that was rolled back, cancelled or
-    expired: it cannot be applied again under that eid (a retry cannot change that)."""
+    expired: it cannot be applied again under that eid. A retry cannot change that, so it is
+    also an ``AirflowFailException``: a task raising it fails without retries, and failure
+    callbacks see this class."""
 
     def __init__(self, transaction_eid: str, transaction_id: str, status: str) -> None:
         self.transaction_eid = transaction_eid

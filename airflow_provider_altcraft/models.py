@@ -331,7 +331,20 @@ class PointsRequest:
 
 def _decimal_or_none(data: Mapping[str, Any], key: str) -> Decimal | None:
     value = data.get(key)
-    return None if value is None or value == "" else parse_wire_decimal(value, key)
+    if value is None or value == "":
+        return None
+    number = parse_wire_decimal(value, key)
+    if not number.is_finite():
+        raise ValueError(f"field {key!r} is not a finite decimal: {value!r}")
+    return number
+
+
+def _required_id(data: Mapping[str, Any], key: str) -> str:
+    """An id the answer must carry: a non-empty string or number (never "None")."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        raise ValueError(f"the answer has no usable {key!r} ({value!r})")
+    return str(value)
 
 
 def _datetime_or_none(data: Mapping[str, Any], key: str) -> datetime | None:
@@ -373,7 +386,7 @@ class PointsTransaction:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any], transaction_eid: str | None) -> PointsTransaction:
         return cls(
-            transaction_id=str(data["transaction_id"]),
+            transaction_id=_required_id(data, "transaction_id"),
             balance_before=_decimal_or_none(data, "balance_before"),
             balance_after=_decimal_or_none(data, "balance_after"),
             transaction_eid=transaction_eid,
@@ -449,7 +462,7 @@ class AccountTransaction:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> AccountTransaction:
         return cls(
-            transaction_id=str(data["transaction_id"]),
+            transaction_id=_required_id(data, "transaction_id"),
             transaction_eid=_str_or_none(data, "transaction_eid") or None,
             created_at=_datetime_or_none(data, "created_at"),
             transaction_type=_str_or_none(data, "transaction_type"),

@@ -43,6 +43,7 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
     AltcraftAuthError,
     AltcraftBadResponseError,
+    AltcraftEidSettledError,
     AltcraftError,
     AltcraftOutcomeUnknownError,
     AltcraftRateLimitError,
@@ -318,6 +319,15 @@ class AltcraftHook(BaseHook):
                     continue
             try:
                 return _check_envelope(endpoint, response, self.altcraft_conn_id)
+            except AltcraftBadResponseError as exc:
+                if not resend_safe and status < 400:
+                    # An answer that is not Altcraft's envelope says nothing about whether the
+                    # points moved.
+                    raise AltcraftOutcomeUnknownError(
+                        endpoint, exc.error_text, transaction_eid
+                    ) from exc
+                exc.earlier_attempt_lost = earlier_attempt_lost
+                raise
             except AltcraftApiError as exc:
                 exc.earlier_attempt_lost = earlier_attempt_lost
                 raise
@@ -421,9 +431,16 @@ class AltcraftHook(BaseHook):
             resend_safe=False,
             transaction_eid=request.transaction_eid,
         )
-        return PointsTransaction.from_wire(
-            _data_object(endpoint, envelope), request.transaction_eid
-        )
+        try:
+            return PointsTransaction.from_wire(
+                _data_object(endpoint, envelope), request.transaction_eid
+            )
+        except (AltcraftBadResponseError, ValueError) as exc:
+            # "Success" without a usable answer: the points may have moved; never a KeyError,
+            # never the string "None" as a transaction id.
+            raise AltcraftOutcomeUnknownError(
+                endpoint, f"the success answer is malformed: {exc}", request.transaction_eid
+            ) from exc
 
     def send_points_request_once(
         self, request: PointsRequest, *, check_existing: bool = False
@@ -454,16 +471,35 @@ class AltcraftHook(BaseHook):
             return self.send_points_request(request)
         except AltcraftOutcomeUnknownError as exc:
             self.log.warning("%s; looking the transaction up", exc)
-            if (found := self._find_request(request)) is not None:
-                self.log.info("Transaction %s was applied before the failure", eid)
-                return found
+            try:
+                found = self._find_request(request)
+            except AltcraftEidSettledError:
+                raise
+            except AltcraftError as lookup_error:
+                # The send's outcome is still unknown: the lookup's own error ("nothing was
+                # sent") would misreport a redemption that may have been applied.
+                raise AltcraftOutcomeUnknownError(
+                    exc.endpoint,
+                    f"{exc.reason}; the eid lookup that followed failed too ({lookup_error})",
+                    eid,
+                ) from lookup_error
+            if found is not None:
+                self.log.info("Transaction %s was applied by this attempt (answer lost)", eid)
+                # Applied by this very send, whose answer was lost: not "already existed".
+                return dataclasses.replace(found, already_existed=False)
             raise
         except AltcraftAuthError:
             raise
-        except AltcraftApiError:
+        except AltcraftApiError as refusal:
             # A server that refuses duplicate eids answers with an error code nobody has
             # published; whatever the error, a transaction already under this eid wins.
-            if (found := self._find_request(request)) is not None:
+            try:
+                found = self._find_request(request)
+            except AltcraftEidSettledError:
+                raise
+            except AltcraftError:
+                raise refusal from None  # the refusal is the answer; the lookup adds nothing
+            if found is not None:
                 return found
             raise
 
@@ -630,7 +666,15 @@ class AltcraftHook(BaseHook):
             payload["from_id"] = from_id
         endpoint = "loyalty/account/transactions"
         rows = _data_list(endpoint, self._call(endpoint, payload, resend_safe=True))
-        return [AccountTransaction.from_wire(row) for row in rows]
+        try:
+            return [AccountTransaction.from_wire(row) for row in rows]
+        except ValueError as exc:
+            raise AltcraftBadResponseError(
+                endpoint,
+                http_status=200,
+                error_code=0,
+                error_text=f"a list item is malformed: {exc}",
+            ) from None
 
     def iter_account_transactions(
         self,

@@ -46,6 +46,7 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftAuthError,
     AltcraftConfigError,
     AltcraftError,
+    AltcraftOutcomeUnknownError,
     AltcraftValidationError,
 )
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
@@ -84,7 +85,7 @@ class RowResult:
     transaction_eid: str | None
     operation: str | None
     amount: Decimal | None
-    status: str  # sent | already_present | failed | invalid
+    status: str  # sent | already_present | unknown | failed | invalid
     transaction_id: str | None = None
     error: str | None = None
 
@@ -111,6 +112,10 @@ class BatchSummary:
     redeemed: int = 0
     accrued: int = 0
     already_present: int = 0
+    #: Rows whose outcome is unknown (sent, answer lost, and the lookup could not tell): they
+    #: may be in the ledger. Never "failed": the task fails so that its retry looks them up.
+    unknown: int = 0
+    unknown_amount: Decimal = Decimal(0)
     failed: int = 0
     skipped_invalid: int = 0
     total_redeemed: Decimal = Decimal(0)
@@ -119,6 +124,10 @@ class BatchSummary:
     results_path: str | None = None
 
     def add(self, result: RowResult) -> None:
+        if result.status == "unknown":
+            self.unknown += 1
+            self.unknown_amount += result.amount or Decimal(0)
+            return
         if result.status == "failed":
             self.failed += 1
             return
@@ -141,20 +150,23 @@ class BatchSummary:
 
     @property
     def done(self) -> int:
-        return self.sent + self.already_present + self.failed
+        return self.sent + self.already_present + self.unknown + self.failed
 
     def to_xcom(self) -> dict[str, Any]:
-        """JSON-safe: amounts as strings. ``total_amount`` = every amount now in the ledger for
-        these rows (sent now or already present)."""
+        """JSON-safe: amounts as strings. ``total_amount`` = every amount in the ledger for
+        these rows (sent now or already present), plus ``unknown_amount``: rows whose outcome
+        is unknown may be there too, so the total is never lower than the ledger's."""
         return {
             "rows": self.rows,
             "sent": self.sent,
             "redeemed": self.redeemed,
             "accrued": self.accrued,
             "already_present": self.already_present,
+            "unknown": self.unknown,
+            "unknown_amount": str(self.unknown_amount),
             "failed": self.failed,
             "skipped_invalid": self.skipped_invalid,
-            "total_amount": str(self.total_redeemed + self.total_accrued),
+            "total_amount": str(self.total_redeemed + self.total_accrued + self.unknown_amount),
             "total_redeemed": str(self.total_redeemed),
             "total_accrued": str(self.total_accrued),
             "duration_sec": round(self.duration_sec, 3),
@@ -265,6 +277,8 @@ def send_rows(
             sent = hook.send_points_request_once(request, check_existing=False)
         except AltcraftAuthError:
             raise  # every other row would fail the same way: stop the batch
+        except AltcraftOutcomeUnknownError as exc:
+            return RowResult(*common, request.amount, "unknown", error=str(exc))
         except AltcraftError as exc:
             return RowResult(*common, request.amount, "failed", error=str(exc))
         status = "already_present" if sent.already_existed else "sent"
@@ -368,8 +382,9 @@ class Progress:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self._total - done) / rate if rate > 0 else float("inf")
         self._log.info(
-            "Batch progress: %d/%d rows (%.0f%%), %.0f rows/s, ETA %.0f s; %d failed",
+            "Batch progress: %d/%d rows (%.0f%%), %.0f rows/s, ETA %.0f s; %d failed, %d unknown",
             done, self._total, 100.0 * done / max(self._total, 1), rate, eta, self._summary.failed,
+            self._summary.unknown,
         )  # fmt: skip
 
 
@@ -666,6 +681,15 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             hook.close()
 
     def _apply_failed_policy(self, summary: BatchSummary) -> None:
+        if summary.unknown:
+            # No policy tolerates these: they may hold money. The retry looks each one up and
+            # sends only what is absent.
+            raise AirflowException(
+                f"{summary.unknown} of {summary.valid} rows have an unknown outcome (amount "
+                f"{summary.unknown_amount}): sent, but the answer was lost and the lookup could "
+                f"not tell; details per row in {summary.results_path}. A retry looks them up "
+                "and sends only what is missing."
+            )
         if not summary.failed or self.failed_rows == "ignore":
             return
         allowed = 0 if self.failed_rows == "fail" else int(self.failed_rows)

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
 from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
-    AltcraftEidSettledError,
     AltcraftValidationError,
 )
 from airflow_provider_altcraft.hooks.altcraft import transaction_reference
@@ -185,10 +184,8 @@ class _PointsOperator(AltcraftBaseOperator):
             request.transaction_eid,
             ", temporary" if request.is_temp else "",
         )
-        try:
-            result = self.hook.send_points_request_once(request, check_existing=check_existing)
-        except AltcraftEidSettledError as exc:
-            raise AirflowFailException(str(exc)) from None  # a retry cannot change that
+        # AltcraftEidSettledError is an AirflowFailException: no retry, its class in the log.
+        result = self.hook.send_points_request_once(request, check_existing=check_existing)
         self.log.info(
             "Transaction %s %s: balance %s -> %s",
             result.transaction_id,

@@ -117,6 +117,9 @@ class SandboxApp:
         if kind == "drop_after":
             self._api(request, method, fault=kind)  # applied to the ledger, answer lost
             return Response(0, drop=True)
+        if kind == "malformed_after":
+            self._api(request, method, fault=kind)  # applied, then a "success" without facts
+            return json_response(200, {"error": 0, "error_text": OK_TEXT, "data": decision.data})
         if kind in _FAULT_STATUS:
             status = _FAULT_STATUS[kind]
             headers = []

@@ -15,7 +15,9 @@ from typing import Any
 
 __all__ = ["FAULT_KINDS", "FaultDecision", "FaultError", "FaultRule", "Faults"]
 
-FAULT_KINDS = ("http_500", "http_503", "http_429", "delay", "drop_before", "drop_after")
+FAULT_KINDS = (
+    "http_500", "http_503", "http_429", "delay", "drop_before", "drop_after", "malformed_after",
+)  # fmt: skip
 
 
 class FaultError(ValueError):
@@ -30,6 +32,8 @@ class FaultRule:
     max_count: int | None
     retry_after: int | None
     delay_ms: int
+    #: malformed_after: the ``data`` of the success envelope sent instead of the real one.
+    data: Any = None
     hits: int = 0
 
     def describe(self) -> dict[str, Any]:
@@ -40,6 +44,7 @@ class FaultRule:
             "max_count": self.max_count,
             "retry_after": self.retry_after,
             "delay_ms": self.delay_ms,
+            "data": self.data,
             "hits": self.hits,
         }
 
@@ -47,8 +52,9 @@ class FaultRule:
 @dataclass(frozen=True)
 class FaultDecision:
     delay_s: float = 0.0
-    kind: str | None = None  # http_500 | http_503 | http_429 | drop_before | drop_after
+    kind: str | None = None  # any FAULT_KINDS but delay
     retry_after: int | None = None
+    data: Any = None
 
 
 NO_FAULT = FaultDecision()
@@ -57,7 +63,8 @@ NO_FAULT = FaultDecision()
 def _parse_rule(raw: object, where: str) -> FaultRule:
     if not isinstance(raw, dict):
         raise FaultError(f"{where}: must be an object")
-    unknown = sorted(set(raw) - {"kind", "rate", "methods", "max_count", "retry_after", "delay_ms"})
+    keys = {"kind", "rate", "methods", "max_count", "retry_after", "delay_ms", "data"}
+    unknown = sorted(set(raw) - keys)
     if unknown:
         raise FaultError(f"{where}: unknown keys {unknown}")
     kind = raw.get("kind")
@@ -89,6 +96,8 @@ def _parse_rule(raw: object, where: str) -> FaultRule:
         raise FaultError(f"{where}: delay_ms is for delay rules only")
     if retry_after is not None and kind not in ("http_429", "http_503"):
         raise FaultError(f"{where}: retry_after is for http_429 and http_503 rules only")
+    if "data" in raw and kind != "malformed_after":
+        raise FaultError(f"{where}: data is for malformed_after rules only")
     return FaultRule(
         kind=str(kind),
         rate=float(rate),
@@ -96,6 +105,7 @@ def _parse_rule(raw: object, where: str) -> FaultRule:
         max_count=max_count,
         retry_after=retry_after,
         delay_ms=delay_ms or 0,
+        data=raw.get("data", {}),
     )
 
 
@@ -159,5 +169,5 @@ class Faults:
                 if rule.kind == "delay":
                     delay_ms += rule.delay_ms
                     continue
-                return FaultDecision(delay_ms / 1000.0, rule.kind, rule.retry_after)
+                return FaultDecision(delay_ms / 1000.0, rule.kind, rule.retry_after, rule.data)
             return FaultDecision(delay_ms / 1000.0) if delay_ms else NO_FAULT

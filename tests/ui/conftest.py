@@ -38,8 +38,8 @@ def airflow_major() -> int:
 #: For the modules that need /api/v2 and the React UI.
 requires_airflow_3 = pytest.mark.skipif(
     airflow_major() < 3,
-    reason="Airflow 2 has no api-server, /api/v2 or React connection form; the 2.x form's "
-    "widgets are checked in tests/test_provider.py",
+    reason="Airflow 2 has no api-server, /api/v2 or React connection form (tests/ui/"
+    "test_connection_form_airflow2.py covers its Flask form and REST API v1)",
 )
 
 

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-VALID = {"loyalty_program_id": 1, "profile_email": "ann@example.com", "amount": "25.00"}
+#: Program 1 holds stars; redeem and accrue require a currency (exactly-once eid lookups).
+VALID = {
+    "loyalty_program_id": 1,
+    "profile_email": "ann@example.com",
+    "amount": "25.00",
+    "points_currency_eid": "stars",
+}
 NO_EMAIL = {"profile_email": None}
+#: For the cases naming the currency by its iid alone.
+NO_CURRENCY_EID = {"points_currency_eid": None}
 CONTROL_TASK = "valid_control"
 
 
@@ -37,14 +45,15 @@ class BadInput:
         return {**VALID, **self.arguments}
 
     def templated_arguments(self) -> dict[str, Any]:
-        """The changed arguments as Jinja (None stays None: it means "not given")."""
-        templated = {
-            name: None
-            if value is None
-            else self.templates.get(name, f"{{{{ params.cases.{self.case_id}.{name} }}}}")
-            for name, value in self.arguments.items()
-        }
+        """The changed arguments as Jinja (None stays None: it means "not given"), or the
+        case's own template for a name in ``templates``."""
+        templated = {name: self._template(name, value) for name, value in self.arguments.items()}
         return {**VALID, **templated}
+
+    def _template(self, name: str, value: Any) -> str | None:
+        if name in self.templates:
+            return self.templates[name]
+        return None if value is None else f"{{{{ params.cases.{self.case_id}.{name} }}}}"
 
     def params(self) -> dict[str, Any]:
         return {
@@ -71,12 +80,31 @@ CASES = [
     case("amount_bool", "amount", amount=True),
     case("amount_comma", "amount", amount="1,50"),
     case("amount_list", "amount", amount=[25]),
-    case("currency_iid_is_a_name", "points_currency_iid", points_currency_iid="stars"),
+    case(
+        "currency_iid_is_a_name",
+        "points_currency_iid",
+        **NO_CURRENCY_EID,
+        points_currency_iid="stars",
+    ),
     case(
         "currency_both", "points_currency_iid", points_currency_iid=1, points_currency_eid="stars"
     ),
     case("currency_eid_blank", "points_currency_eid", points_currency_eid=" "),
-    case("currency_iid_zero", "points_currency_iid", points_currency_iid=0),
+    case("currency_iid_zero", "points_currency_iid", **NO_CURRENCY_EID, points_currency_iid=0),
+    # No currency at all: static, the DAG import fails; templated, it renders empty.
+    BadInput(
+        "currency_missing",
+        {"points_currency_eid": None},
+        "points_currency_eid",
+        templates={"points_currency_eid": "{{ '' }}"},
+    ),
+    BadInput(
+        "currency_missing_accrue",
+        {"points_currency_eid": None},
+        "points_currency_eid",
+        "accrue",
+        templates={"points_currency_eid": "{{ params.get('no_such_param', '') }}"},
+    ),
     case("created_at_word", "created_at", created_at="yesterday"),
     BadInput(
         "created_at_naive",

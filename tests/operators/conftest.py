@@ -32,18 +32,23 @@ BOB_STARS = Decimal("120.50")
 
 
 def load_example_seed(sandbox: SandboxHandle) -> None:
-    """Load the example seed (module-scoped fixtures use the session sandbox directly) and
-    forget the task records of earlier tests."""
+    """Load the example seed (module-scoped fixtures use the session sandbox directly), with
+    the sandbox's default options, and forget the task records of earlier tests."""
     sandbox.load_seed(SEED_PATH)
+    sandbox.reset()  # to that seed; also drops faults, the request log and option overrides
     failures_file().unlink(missing_ok=True)
     argument_types_file().unlink(missing_ok=True)
 
 
 @pytest.fixture
-def altcraft(sandbox: SandboxHandle, airflow_db: Path) -> SandboxHandle:
-    """The sandbox on the example seed, no faults, an empty request log."""
+def altcraft(sandbox: SandboxHandle, airflow_db: Path) -> Iterator[SandboxHandle]:
+    """The sandbox on the example seed, default options, no faults, an empty request log.
+
+    Options a test sets (``altcraft.configure(...)``) are undone afterwards, so they never
+    leak into later tests (of this or another directory) on the session's sandbox."""
     load_example_seed(sandbox)
-    return sandbox
+    yield sandbox
+    sandbox.reset()
 
 
 def stars(sandbox: SandboxHandle, profile_id: str) -> dict[str, Decimal]:

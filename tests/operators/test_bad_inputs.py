@@ -62,7 +62,8 @@ def test_a_static_mistake_is_an_import_error_of_the_dag_file(tmp_path: Path) -> 
         "from airflow_provider_altcraft.operators.loyalty import AltcraftRedeemPointsOperator\n"
         "with DAG('static_mistake', schedule=None):\n"
         "    AltcraftRedeemPointsOperator(task_id='redeem', loyalty_program_id=1,\n"
-        "                                 profile_id='p-1', amount='1e3')\n"
+        "                                 profile_id='p-1', amount='1e3',\n"
+        "                                 points_currency_eid='stars')\n"
     )
 
     bag = DagBag(dag_folder=str(dag_file), **options)
@@ -149,13 +150,16 @@ ARGUMENTS_DAG_SOURCE = """
         },
     ) as dag:
         AltcraftRedeemPointsOperator(
-            task_id="by_phone", loyalty_program_id=1, phone="+15550000002", amount="2.00"
+            task_id="by_phone", loyalty_program_id=1, phone="+15550000002", amount="2.00",
+            points_currency_eid="stars",
         )
         AltcraftRedeemPointsOperator(
             task_id="by_email", loyalty_program_id=1, profile_email="ann@example.com",
-            amount="3.00",
+            amount="3.00", points_currency_eid="stars",
         )
-        AltcraftRedeemPointsOperator.partial(task_id="mapped", loyalty_program_id=1).expand_kwargs(
+        AltcraftRedeemPointsOperator.partial(
+            task_id="mapped", loyalty_program_id=1, points_currency_eid="stars"
+        ).expand_kwargs(
             [
                 {"profile_email": "ann@example.com", "amount": "abc"},
                 {"profile_email": "bob@example.com", "amount": "4.00"},

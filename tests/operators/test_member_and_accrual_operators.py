@@ -32,10 +32,11 @@ DAG_SOURCE = """
             amount="30.00",
             activation_date="2030-01-01T00:00:00Z",
             expiration_date="{{ '2031-01-01T00:00:00+03:00' }}",
+            points_currency_eid="stars",
         )
         now = AltcraftAccruePointsOperator(
             task_id="now", loyalty_program_id=1, phone="+15550000002", amount="4.50",
-            expiration_date="2030-06-30T00:00:00Z",
+            expiration_date="2030-06-30T00:00:00Z", points_currency_eid="stars",
         )
         balance = AltcraftGetBalanceOperator(
             task_id="balance", loyalty_program_id=1, profile_email="bob@example.com",
@@ -69,7 +70,8 @@ def test_accrual_balance_and_membership(altcraft: SandboxHandle) -> None:
     account = stars(altcraft, "p-2")
     assert account["total_balance"] == BOB_STARS + Decimal("34.50")
     assert account["active_balance"] == BOB_STARS + Decimal("4.50")
-    assert result.xcom("balance") == {"total_balance": "155.00", "active_balance": "125.00"}
+    # Amounts as Altcraft renders them: no padding ("155", not "155.00").
+    assert result.xcom("balance") == {"total_balance": "155", "active_balance": "125"}
 
     members = {m["profile_id"]: m for m in altcraft.ledger()["members"] if m["program_id"] == 1}
     assert result.xcom("register") == "p-4"

@@ -60,6 +60,7 @@ JINJA_DAG = """
             loyalty_program_id=1,
             phone="+15550000002",
             amount=amount_to_hold(),
+            points_currency_iid=1,  # stars, by its internal id
             is_temp=True,
         )
         AltcraftCommitTransactionOperator(task_id="commit", transaction_id=hold.output)
@@ -118,6 +119,7 @@ NATIVE_DAG = """
             field_name="user_id",
             field_value="{{ params.user_id }}",
             amount="{{ Decimal('7.25') }}",
+            points_currency_eid="stars",
             is_temp="{{ params.timeout > 0 }}",
             temp_timeout_sec="{{ params.timeout }}",
             created_at="{{ data_interval_start }}",
@@ -126,7 +128,8 @@ NATIVE_DAG = """
         AltcraftRollbackTransactionOperator(task_id="rollback", transaction_id=native.output)
         # Plain strings stay strings under native rendering (not 25.0 and 15550000002).
         AltcraftRedeemPointsOperator(
-            task_id="literal", loyalty_program_id=1, phone="+15550000002", amount="25.00"
+            task_id="literal", loyalty_program_id=1, phone="+15550000002", amount="25.00",
+            points_currency_eid="stars",
         )
 """
 

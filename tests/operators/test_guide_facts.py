@@ -411,8 +411,8 @@ def test_a_retry_finding_its_eid_cancelled_fails_without_retry(altcraft: Sandbox
     assert again.try_numbers[("redeem", -1)] == 2  # this try only: retries=2 not used
     assert again.state_of("cancel") == "upstream_failed"
     failure = read_failures("guide_retry_cancelled")[("redeem", -1)]
-    # Raised as an AirflowFailException, or as the error itself where that is a subclass.
-    assert failure["type"] in ("AirflowFailException", "AltcraftEidSettledError")
+    # The error itself reaches the failure callback: it is an AirflowFailException.
+    assert failure["type"] == "AltcraftEidSettledError"
     settled = AltcraftEidSettledError(
         transaction["transaction_eid"], transaction["transaction_id"], "cancelled"
     )

@@ -181,7 +181,7 @@ class AltcraftHook(BaseHook):
 
     @cached_property
     def _throttle(self) -> Throttle:
-        return Throttle(self.settings.max_requests_per_second)
+        return Throttle(self.settings.max_requests_per_second, self.settings.pool_maxsize)
 
     def close(self) -> None:
         """Close pooled connections (the hook can be used again afterwards)."""
@@ -276,12 +276,16 @@ class AltcraftHook(BaseHook):
             self._throttle.wait()
             started = time.monotonic()
             try:
-                response = self.session.post(
-                    url,
-                    data=data,
-                    headers=headers,
-                    timeout=(settings.connect_timeout, settings.timeout),
-                )
+                with self._throttle.in_flight():
+                    response = self.session.post(
+                        url,
+                        data=data,
+                        headers=headers,
+                        timeout=(settings.connect_timeout, settings.timeout),
+                        # A redirect would re-send the body (the token too, when it travels
+                        # there) to another origin, and its "success" would be believed.
+                        allow_redirects=False,
+                    )
             except requests.RequestException as exc:
                 reason = _describe_transport_error(exc)
                 sent = _request_was_sent(exc)
@@ -302,14 +306,29 @@ class AltcraftHook(BaseHook):
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
             self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
+            if 300 <= status < 400:
+                # Never followed (see above): the request was not processed where it was sent.
+                raise AltcraftBadResponseError(
+                    endpoint,
+                    http_status=status,
+                    error_code=None,
+                    error_text=(
+                        "answered with a redirect, which is not followed; set the connection's "
+                        "host to the account's API base URL (https://<account-domain>)"
+                    ),
+                )
             if status == 429 or status >= 500:
                 not_processed = status == 429 or (status == 503 and settings.http_503_not_applied)
                 if not not_processed and not resend_safe:
                     raise AltcraftOutcomeUnknownError(endpoint, f"HTTP {status}", transaction_eid)
                 if retries_left > 0:
-                    delay = self._retry_delay(response, attempt)
+                    retry_after = self._retry_after(response)
+                    delay = self._backoff(attempt) if retry_after is None else retry_after
                     if status in OVERLOAD_STATUSES:
-                        self._throttle.pause(delay)  # every thread of this hook backs off
+                        if retry_after is not None:
+                            self._throttle.pause(delay)  # as asked: every thread waits
+                        else:
+                            self._throttle.overloaded()  # fewer in flight; this thread backs off
                     earlier_attempt_lost = earlier_attempt_lost or not not_processed
                     self.log.warning(
                         "Altcraft %s: HTTP %s; retrying in %.1f s (%d left)",
@@ -317,8 +336,9 @@ class AltcraftHook(BaseHook):
                     )  # fmt: skip
                     time.sleep(delay)
                     continue
+            self._throttle.succeeded()
             try:
-                return _check_envelope(endpoint, response, self.altcraft_conn_id)
+                return _check_envelope(endpoint, response, self.altcraft_conn_id, settings.token)
             except AltcraftBadResponseError as exc:
                 if not resend_safe and status < 400:
                     # An answer that is not Altcraft's envelope says nothing about whether the
@@ -338,11 +358,10 @@ class AltcraftHook(BaseHook):
         ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1))
         return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
-    def _retry_delay(self, response: requests.Response, attempt: int) -> float:
+    def _retry_after(self, response: requests.Response) -> float | None:
+        """The answer's ``Retry-After`` in seconds (capped by the connection), or None."""
         retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is None:
-            return self._backoff(attempt)
-        return min(retry_after, self.settings.retry_after_max)
+        return None if retry_after is None else min(retry_after, self.settings.retry_after_max)
 
     # -- points -------------------------------------------------------------------------------
 
@@ -1008,8 +1027,11 @@ def _account_payload(
     }
 
 
-def _check_envelope(endpoint: str, response: requests.Response, conn_id: str) -> dict[str, Any]:
-    """Return the envelope of a response, or raise the typed error it stands for."""
+def _check_envelope(
+    endpoint: str, response: requests.Response, conn_id: str, token: str
+) -> dict[str, Any]:
+    """Return the envelope of a response, or raise the typed error it stands for (its text
+    scrubbed of the token and of e-mails and phones that a server may echo)."""
     status = response.status_code
     try:
         envelope = json.loads(response.content, parse_float=Decimal)
@@ -1048,9 +1070,13 @@ def _check_envelope(endpoint: str, response: requests.Response, conn_id: str) ->
         endpoint,
         http_status=status,
         error_code=code if code else None,
-        error_text=mask_personal_data(str(envelope.get("error_text") or "")),
+        error_text=mask_personal_data(_scrub(str(envelope.get("error_text") or ""), token)),
         hint=hint,
     )
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
 
 
 def _error_class(status: int, code: int | None) -> type[AltcraftApiError]:

@@ -1,23 +1,40 @@
 """Pacing shared by every thread that uses one hook.
 
-Two things slow requests down: an optional client-side rate (the connection's
-``max_requests_per_second``) and a pause that a 429 / 503 ``Retry-After`` imposes. The pause is
-shared on purpose: when Altcraft says "slow down" to one worker, the others must not keep
-hammering it.
+Three things slow requests down:
+
+* an optional client-side rate (the connection's ``max_requests_per_second``);
+* a pause that a 429 / 503 ``Retry-After`` imposes on every thread, exactly as long as the
+  server asked (capped by the connection): when Altcraft says "slow down" to one worker, the
+  others must not keep hammering it;
+* an adaptive limit on requests in flight (additive increase, multiplicative decrease): an
+  overload answer *without* ``Retry-After`` halves it, each success grows it back by about one
+  per round trip. A sporadic 503 then costs one thread its backoff and trims concurrency a
+  little, instead of stalling every thread for the whole backoff.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Throttle:
-    def __init__(self, max_requests_per_second: float | None) -> None:
+    def __init__(self, max_requests_per_second: float | None, max_in_flight: int = 16) -> None:
         self._interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._max_in_flight = max(1, max_in_flight)
+        self._limit = float(self._max_in_flight)
+        self._in_flight = 0
+        self._room = threading.Condition(self._lock)
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now."""
+        return max(1, int(self._limit))
 
     def wait(self) -> None:
         """Block until this caller may send; reserves a slot so callers never bunch up."""
@@ -30,6 +47,33 @@ class Throttle:
         delay = start - now
         if delay > 0:
             time.sleep(delay)
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Hold one of the in-flight places for the duration of a request."""
+        with self._room:
+            while self._in_flight >= self.limit:
+                self._room.wait()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._room:
+                self._in_flight -= 1
+                self._room.notify()
+
+    def succeeded(self) -> None:
+        """Additive increase: about one more place per round trip of successes."""
+        if self._limit >= self._max_in_flight:
+            return  # the common case takes no lock
+        with self._room:
+            self._limit = min(float(self._max_in_flight), self._limit + 1.0 / self._limit)
+            self._room.notify_all()
+
+    def overloaded(self) -> None:
+        """Multiplicative decrease after an overload answer that named no ``Retry-After``."""
+        with self._room:
+            self._limit = max(1.0, self._limit / 2)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller back for ``seconds`` from now (never shortens a longer pause)."""

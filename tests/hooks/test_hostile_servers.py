@@ -1,0 +1,140 @@
+"""A server that redirects, echoes the token, or is overloaded: the hook stays safe.
+
+The redirecting and echoing servers are small real HTTP servers on loopback (the sandbox
+neither redirects nor echoes tokens, by design); the hook talks real HTTP to them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from airflow_provider_altcraft.exceptions import AltcraftApiError, AltcraftBadResponseError
+from airflow_provider_altcraft.hooks.throttle import Throttle
+from airflow_provider_altcraft.models import PointsRequest
+from airflow_provider_altcraft.sandbox import SandboxHandle
+from tests.conftest import TOKEN
+from tests.hooks.conftest import ANN, PROGRAM, REDEEM, MakeHook, api_calls
+
+Answer = Callable[[BaseHTTPRequestHandler, dict[str, Any]], None]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Answer], str]]:
+    """``serve(answer)``: a loopback HTTP server whose POSTs ``answer`` handles; its URL."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: Answer) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                answer(self, json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _reply(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], **headers: str):
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_never_followed_with_the_body(
+    make_hook: MakeHook, sandbox: SandboxHandle, serve: Callable[[Answer], str], status: int
+) -> None:
+    # The redirect points at the real sandbox: following it would apply the redemption there.
+    location = f"{sandbox.url}/api/v1.1/{REDEEM}"
+    url = serve(lambda h, body: _reply(h, status, {}, Location=location))
+    hook = make_hook("altcraft_redirecting", url=url)
+    request = PointsRequest.build(
+        "redeem", loyalty_program_id=PROGRAM, amount="5", matching=ANN, transaction_eid="redir",
+        points_currency_eid="stars",
+    )  # fmt: skip
+
+    with pytest.raises(AltcraftBadResponseError, match="redirect, which is not followed"):
+        hook.send_points_request(request)
+
+    assert api_calls(sandbox, REDEEM) == []
+    assert sandbox.balance(PROGRAM, "p-1", "stars")["active_balance"] == Decimal("500.00")
+
+
+def test_a_server_echoing_the_token_never_gets_it_into_a_message(
+    make_hook: MakeHook, serve: Callable[[Answer], str]
+) -> None:
+    def echo(handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        text = f"Bad token {body.get('token')} for user ann@example.com"
+        _reply(handler, 200, {"error": 400, "error_text": text, "data": None})
+
+    hook = make_hook("altcraft_echo", url=serve(echo))
+
+    with pytest.raises(AltcraftApiError) as caught:
+        hook.get_balance(loyalty_program_id=PROGRAM, matching=ANN)
+
+    message = str(caught.value)
+    assert TOKEN not in message and "***" in message
+    assert "ann@example.com" not in message
+
+
+def test_the_in_flight_limit_halves_on_overload_and_grows_back_on_success() -> None:
+    throttle = Throttle(None, max_in_flight=16)
+
+    throttle.overloaded()
+    throttle.overloaded()
+    assert throttle.limit == 4
+    for _ in range(4 + 5 + 6 + 7):  # about one more place per round trip of successes
+        throttle.succeeded()
+    assert 6 <= throttle.limit <= 8
+    for _ in range(1000):
+        throttle.succeeded()
+    assert throttle.limit == 16  # never above the pool
+    for _ in range(10):
+        throttle.overloaded()
+    assert throttle.limit == 1  # never below one
+
+
+def test_the_in_flight_limit_is_enforced_across_threads() -> None:
+    throttle = Throttle(None, max_in_flight=8)
+    throttle.overloaded()  # 4 places
+    inside, peak, lock, release = 0, 0, threading.Lock(), threading.Event()
+
+    def request() -> None:
+        nonlocal inside, peak
+        with throttle.in_flight():
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            release.wait(2)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    threading.Event().wait(0.2)
+    with lock:
+        assert inside == 4
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert peak == 4

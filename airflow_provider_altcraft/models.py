@@ -19,6 +19,9 @@ from typing import Any, Literal
 
 from airflow_provider_altcraft.exceptions import AltcraftEidSettledError, AltcraftValidationError
 from airflow_provider_altcraft.validation import (
+    EMAIL_MAX_LENGTH,
+    ID_MAX_LENGTH,
+    check_text,
     currency_payload,
     format_amount,
     format_optional_amount,
@@ -43,7 +46,14 @@ MATCHING_FIELDS: dict[str, str] = {
     "custom": "field_name",
 }
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE = re.compile(r"\+[1-9]\d{6,14}")
+# ASCII digits: \d would take fullwidth and Arabic-Indic digits.
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+#: A custom field's int value must fit a signed 64-bit integer.
+_FIELD_VALUE_INT_MAX = 2**63 - 1
+_MATCHING_HELP = (
+    "build it with Matching.by_email(...), Matching.by_phone(...), Matching.by_profile_id(...) "
+    "or Matching.by_custom_field(...)"
+)
 
 
 def mask_email(email: str) -> str:
@@ -72,12 +82,27 @@ class Matching:
     """How Altcraft finds the profile: one of the four documented matching modes.
 
     Build it with :meth:`from_params` (validates) or the shortcuts :meth:`by_email`,
-    :meth:`by_phone`, :meth:`by_profile_id`, :meth:`by_custom_field`.
+    :meth:`by_phone`, :meth:`by_profile_id`, :meth:`by_custom_field`. Building it directly
+    validates too: every value is checked whichever way it comes (control characters, padding
+    and lengths included: e-mail at most 254 characters, the others at most 255).
     """
 
     mode: MatchingMode
     value: str | int
     field_name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_matching(self.mode, self.value, self.field_name, "email")
+
+    @classmethod
+    def check(cls, value: object, parameter: str = "matching") -> Matching:
+        """``value`` if it is a :class:`Matching`; a clear refusal of anything else (a dict, an
+        e-mail string), before any request: the hook methods take a built Matching."""
+        if isinstance(value, Matching):
+            return value
+        raise AltcraftValidationError(
+            parameter, f"type {type(value).__name__} is not a Matching", _MATCHING_HELP
+        )
 
     @classmethod
     def from_params(
@@ -122,9 +147,10 @@ class Matching:
                     f"set matching to {accepted_modes} with the field that mode requires",
                 )
             matching = candidates[0]
-        if matching not in MATCHING_MODES:
+        if not isinstance(matching, str) or matching not in MATCHING_MODES:
+            shown = repr(matching) if isinstance(matching, str) else type(matching).__name__
             raise AltcraftValidationError(
-                "matching", f"{matching!r} is not a matching mode", f"use {accepted_modes}"
+                "matching", f"{shown[:60]} is not a matching mode", f"use {accepted_modes}"
             )
         mode: MatchingMode = matching  # type: ignore[assignment]
         allowed = {"field_name", "field_value"} if mode == "custom" else {MATCHING_FIELDS[mode]}
@@ -146,55 +172,25 @@ class Matching:
 
     @classmethod
     def by_email(cls, email: object, *, argument: str = "email") -> Matching:
-        if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
-            raise AltcraftValidationError(
-                argument,
-                "is missing or not an email address"
-                if email is None
-                else "is not an email address",
-                "matching='email' needs an address such as 'user@example.com'",
-            )
-        return cls("email", email.strip())
+        _check_matching("email", email, None, argument)
+        return cls("email", email)  # type: ignore[arg-type]  # checked: a str
 
     @classmethod
     def by_phone(cls, phone: object) -> Matching:
-        if not isinstance(phone, str) or not _PHONE.fullmatch(phone.strip()):
-            raise AltcraftValidationError(
-                "phone",
-                "is missing" if phone is None else "is not in international format",
-                "matching='phone' needs '+' and 7 to 15 digits, e.g. '+1234567890'",
-            )
-        return cls("phone", phone.strip())
+        _check_matching("phone", phone, None, "email")
+        return cls("phone", phone)  # type: ignore[arg-type]  # checked: a str
 
     @classmethod
     def by_profile_id(cls, profile_id: object) -> Matching:
         if isinstance(profile_id, int) and not isinstance(profile_id, bool):
             profile_id = str(profile_id)
-        value = parse_optional_str(profile_id, "profile_id")
-        if value is None:
-            raise AltcraftValidationError(
-                "profile_id", "is missing", "matching='profile_id' needs the profile id string"
-            )
-        return cls("profile_id", value)
+        _check_matching("profile_id", profile_id, None, "email")
+        return cls("profile_id", profile_id)  # type: ignore[arg-type]  # checked: a str
 
     @classmethod
     def by_custom_field(cls, field_name: object, field_value: object) -> Matching:
-        name = parse_optional_str(field_name, "field_name")
-        if name is None:
-            raise AltcraftValidationError(
-                "field_name", "is missing", "matching='custom' needs field_name and field_value"
-            )
-        if isinstance(field_value, bool) or not isinstance(field_value, (str, int)):
-            raise AltcraftValidationError(
-                "field_value",
-                "is missing" if field_value is None else f"type {type(field_value).__name__}",
-                "matching='custom' needs field_value as a string or an int",
-            )
-        if isinstance(field_value, str) and not field_value.strip():
-            raise AltcraftValidationError(
-                "field_value", "is empty", "matching='custom' needs a non-empty field_value"
-            )
-        return cls("custom", field_value, field_name=name)
+        _check_matching("custom", field_value, field_name, "email")
+        return cls("custom", field_value, field_name=field_name)  # type: ignore[arg-type]
 
     def to_payload(self) -> dict[str, Any]:
         if self.mode == "custom":
@@ -210,6 +206,81 @@ class Matching:
         if self.mode == "custom":
             return f"custom field {self.field_name}"
         return f"profile_id {self.value}"
+
+
+def _check_matching(mode: object, value: object, field_name: object, email_argument: str) -> None:
+    """Every check of a matching's parts; errors name the argument (``email_argument`` is
+    what the e-mail is called: ``profile_email`` for the operators, a column for a batch)."""
+    if not isinstance(mode, str) or mode not in MATCHING_MODES:
+        raise AltcraftValidationError(
+            "matching",
+            f"{type(mode).__name__ if not isinstance(mode, str) else repr(mode[:40])} "
+            "is not a matching mode",
+            "use one of " + ", ".join(repr(name) for name in MATCHING_MODES),
+        )
+    if mode != "custom" and field_name is not None:
+        raise AltcraftValidationError(
+            "field_name", f"is set but matching is {mode!r}", "only matching='custom' uses it"
+        )
+    if mode == "email":
+        accepted = "matching='email' needs an address such as 'user@example.com'"
+        if value is None:
+            raise AltcraftValidationError(email_argument, "is missing", accepted)
+        if not isinstance(value, str):
+            raise AltcraftValidationError(
+                email_argument, f"type {type(value).__name__} is not an email address", accepted
+            )
+        if len(value) > EMAIL_MAX_LENGTH:
+            raise AltcraftValidationError(
+                email_argument,
+                f"is {len(value)} characters long",
+                f"an address has at most {EMAIL_MAX_LENGTH} characters (RFC 5321)",
+            )
+        check_text(value, email_argument, accepted)
+        if not _EMAIL.fullmatch(value):
+            raise AltcraftValidationError(email_argument, "is not an email address", accepted)
+    elif mode == "phone":
+        accepted = "matching='phone' needs '+' and 7 to 15 digits, e.g. '+1234567890'"
+        if value is None:
+            raise AltcraftValidationError("phone", "is missing", accepted)
+        if not isinstance(value, str):
+            raise AltcraftValidationError(
+                "phone", f"type {type(value).__name__} is not a phone number", accepted
+            )
+        if len(value) > 16:
+            raise AltcraftValidationError("phone", f"is {len(value)} characters long", accepted)
+        check_text(value, "phone", accepted)
+        if not _PHONE.fullmatch(value):
+            raise AltcraftValidationError("phone", "is not in international format", accepted)
+    elif mode == "profile_id":
+        if value is None:
+            raise AltcraftValidationError(
+                "profile_id", "is missing", "matching='profile_id' needs the profile id string"
+            )
+        parse_optional_str(value, "profile_id")
+    else:
+        if field_name is None:
+            raise AltcraftValidationError(
+                "field_name", "is missing", "matching='custom' needs field_name and field_value"
+            )
+        parse_optional_str(field_name, "field_name")
+        accepted = (
+            f"matching='custom' needs field_value as a non-empty string of at most "
+            f"{ID_MAX_LENGTH} characters or an int"
+        )
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise AltcraftValidationError(
+                "field_value",
+                "is missing" if value is None else f"type {type(value).__name__} is not accepted",
+                accepted,
+            )
+        if isinstance(value, int):
+            if abs(value) > _FIELD_VALUE_INT_MAX:
+                raise AltcraftValidationError(
+                    "field_value", "is too large for a 64-bit integer", accepted
+                )
+        else:
+            parse_optional_str(value, "field_value")
 
 
 PointsOperation = Literal["redeem", "accrue"]

@@ -82,7 +82,7 @@ def batch(concurrency: int) -> Callable[[str, int], None]:
         source = RowSource.build(rows=list(support.rows(count)))
         spec = RowSpec(
             operation="redeem",
-            constants={"loyalty_program_id": 1},
+            constants={"loyalty_program_id": 1, "points_currency_eid": "stars"},
             column_mapping={},
             row_key_column=None,
             key_scope="bench",

@@ -20,7 +20,8 @@ map_index, so a retry (or a cleared and re-run task) finds the transaction it al
 instead of redeeming twice. That lookup (``loyalty/account/transactions``) searches one
 currency, so redeem and accrue require ``points_currency_eid`` (or ``points_currency_iid``):
 here the param, ``stars`` by default. To use the connection's default instead, pass
-``points_currency_eid="{{ conn.altcraft_default.extra_dejson.default_points_currency_eid }}"``.
+``points_currency_eid=`` the template
+``{{ conn.altcraft_default.extra_dejson.get('default_points_currency_eid', '') }}``.
 
 Every value is a DAG param, overridable per run, e.g.
 ``airflow dags test altcraft_two_phase_redemption -c '{"amount": "10.00"}'``.

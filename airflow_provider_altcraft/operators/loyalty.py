@@ -135,8 +135,9 @@ class _PointsOperator(AltcraftBaseOperator):
                 "is missing (and so is points_currency_iid); the exactly-once eid lookups "
                 "(loyalty/account/transactions) search one currency",
                 "pass points_currency_eid='<eid>' or points_currency_iid=<iid>, or the "
-                "connection's default: points_currency_eid='{{ conn."
-                f"{self.altcraft_conn_id}.extra_dejson.default_points_currency_eid }}}}'",
+                "connection's default: points_currency_eid=\"{{ conn."
+                f"{self.altcraft_conn_id}.extra_dejson"
+                ".get('default_points_currency_eid', '') }}\"",
             )
 
     def build(self, values: Mapping[str, Any]) -> PointsRequest:

@@ -39,7 +39,7 @@ from tests.operators.conftest import (
 from tests.operators.dag_support import read_failures
 
 OPERATORS = {"redeem": AltcraftRedeemPointsOperator, "accrue": AltcraftAccruePointsOperator}
-CONNECTION_DEFAULT_TEMPLATE = "{{ conn.%s.extra_dejson.default_points_currency_eid }}"
+CONNECTION_DEFAULT_TEMPLATE = "{{ conn.%s.extra_dejson.get('default_points_currency_eid', '') }}"
 LOOKUP = "loyalty/account/transactions"
 REDEEM = "loyalty/redeeme_points"
 
@@ -78,7 +78,7 @@ def test_no_currency_fails_the_constructor_naming_the_fix(operation: str, conn_i
     assert message.startswith("points_currency_eid: is missing (and so is points_currency_iid)")
     assert "pass points_currency_eid='<eid>' or points_currency_iid=<iid>" in message
     # The fix names the task's own connection, as a template a DAG author can paste.
-    assert f"points_currency_eid='{CONNECTION_DEFAULT_TEMPLATE % conn_id}'" in message
+    assert f'points_currency_eid="{CONNECTION_DEFAULT_TEMPLATE % conn_id}"' in message
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATORS))
@@ -155,7 +155,9 @@ EMPTY_CURRENCY_DAG = """
     )
     from tests.operators.dag_support import record_failure
 
-    DEFAULT_CURRENCY = "{{ conn.altcraft_default.extra_dejson.default_points_currency_eid }}"
+    DEFAULT_CURRENCY = (
+        "{{ conn.altcraft_default.extra_dejson.get('default_points_currency_eid', '') }}"
+    )
 
     with DAG(
         "guide_empty_currency",
@@ -232,7 +234,9 @@ CONNECTION_DEFAULT_DAG = """
 
     from airflow_provider_altcraft.operators.loyalty import AltcraftAccruePointsOperator
 
-    DEFAULT_CURRENCY = "{{ conn.altcraft_default.extra_dejson.default_points_currency_eid }}"
+    DEFAULT_CURRENCY = (
+        "{{ conn.altcraft_default.extra_dejson.get('default_points_currency_eid', '') }}"
+    )
 
     with DAG(
         "guide_connection_currency",

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 __all__ = [
     "ApiError",
+    "check_identifier",
     "format_amount",
     "format_plain_amount",
     "format_time",
@@ -23,8 +24,15 @@ __all__ = [
 ]
 
 _TWO_PLACES = Decimal("0.01")
-# Compiled once: the hot path parses amounts and dates on every call.
-_AMOUNT_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+# Compiled once: the hot path parses amounts and dates on every call. Matched with fullmatch:
+# "$" would also match before a trailing newline ("5\n"), and [0-9], not \d, which takes
+# Arabic-Indic and fullwidth digits.
+_AMOUNT_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
+#: Longest identifier the sandbox accepts (transaction eids, profile ids, field names ...).
+IDENTIFIER_MAX_LENGTH = 255
+_IDENTIFIER_REFUSED = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+)
 _RFC3339_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -47,7 +55,7 @@ def utcnow() -> datetime:
 
 def parse_amount(value: object, name: str = "amount", *, allow_zero: bool = False) -> Decimal:
     """Parse a decimal string; the real API documents amounts as strings, so numbers are refused."""
-    if not isinstance(value, str) or not _AMOUNT_RE.match(value):
+    if not isinstance(value, str) or not _AMOUNT_RE.fullmatch(value):
         raise ApiError(400, f'{name} must be a string holding a positive decimal, e.g. "100.50"')
     try:
         amount = Decimal(value)
@@ -56,6 +64,16 @@ def parse_amount(value: object, name: str = "amount", *, allow_zero: bool = Fals
     if amount == 0 and not allow_zero:
         raise ApiError(400, f"{name} must be greater than zero")
     return amount
+
+
+def check_identifier(value: str, name: str) -> str:
+    """Refuse an identifier holding control or invisible format characters, or longer than
+    :data:`IDENTIFIER_MAX_LENGTH` (such values forge log lines and hide differences)."""
+    if len(value) > IDENTIFIER_MAX_LENGTH:
+        raise ApiError(400, f"{name} must be at most {IDENTIFIER_MAX_LENGTH} characters")
+    if _IDENTIFIER_REFUSED.search(value):
+        raise ApiError(400, f"{name} must not contain control characters")
+    return value
 
 
 def format_amount(value: Decimal) -> str:

@@ -21,7 +21,7 @@ from airflow_provider_altcraft.sandbox.config import ConfigError, SandboxConfig
 from airflow_provider_altcraft.sandbox.faults import FAULT_KINDS, FaultError
 from airflow_provider_altcraft.sandbox.ledger import EXPORT_CSV_COLUMNS, Ledger, Match
 from airflow_provider_altcraft.sandbox.seed import SeedError, parse_seed
-from airflow_provider_altcraft.sandbox.server import SandboxServer
+from airflow_provider_altcraft.sandbox.server import SANDBOX_HEADER, SandboxServer
 from airflow_provider_altcraft.sandbox.testing import SandboxError, SandboxHandle, run_sandbox
 from airflow_provider_altcraft.sandbox.values import ApiError
 
@@ -31,6 +31,7 @@ SEED_EXAMPLE = Path(__file__).with_name("seed_example.json")
 __all__ = [
     "EXPORT_CSV_COLUMNS",
     "FAULT_KINDS",
+    "SANDBOX_HEADER",
     "SEED_EXAMPLE",
     "ApiError",
     "ConfigError",

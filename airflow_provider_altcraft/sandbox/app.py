@@ -13,7 +13,7 @@ import sys
 import threading
 import traceback
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_altcraft.sandbox.api import HANDLERS
 from airflow_provider_altcraft.sandbox.config import SandboxConfig
@@ -22,7 +22,10 @@ from airflow_provider_altcraft.sandbox.http import Request, Response, json_respo
 from airflow_provider_altcraft.sandbox.ledger import Ledger
 from airflow_provider_altcraft.sandbox.values import ApiError
 
-__all__ = ["API_PREFIX", "SandboxApp"]
+if TYPE_CHECKING:
+    from airflow_provider_altcraft.sandbox.persistence import Journal
+
+__all__ = ["API_PREFIX", "BadBody", "SandboxApp", "parse_json_body"]
 
 API_PREFIX = "/api/v1.1/"
 DOWNLOAD_PREFIX = "/api/download/"
@@ -35,6 +38,34 @@ _FAULT_TEXT = {
     "http_503": "Service unavailable (injected fault)",
     "http_429": "Too many requests (injected fault)",
 }
+
+
+class BadBody(ApiError):
+    """A body that is not a UTF-8 JSON object: a malformed request, answered with HTTP 400
+    whatever ``app_error_http_status`` says (it is not an application error)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(400, text)
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Decode a request body: strict UTF-8, then JSON; an empty body is ``{}``.
+
+    Raises :class:`BadBody` for bytes that are not UTF-8, malformed JSON and JSON nested too
+    deeply for the parser (``json`` raises ``RecursionError`` there, e.g. 100000 ``[``).
+    """
+    if not raw.strip():
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("Request body is not valid UTF-8") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BadBody("JSON in request body is nested too deeply") from None
+    except ValueError:
+        raise BadBody("Malformed JSON in request body") from None
 
 
 class SandboxApp:
@@ -57,6 +88,8 @@ class SandboxApp:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self.request_count = 0
         self._bearer = f"Bearer {token}"
+        # Durable mode (set by the server): API writes are journaled and answered once synced.
+        self.journal: Journal | None = None
         # Imported here to keep the module graph acyclic (control needs SandboxApp).
         from airflow_provider_altcraft.sandbox.control import handle_control
 
@@ -102,10 +135,36 @@ class SandboxApp:
             decision = self.faults.decide(method)
             if decision.delay_s or decision.kind is not None:
                 return self._faulty(request, method, decision)
-            return self._api(request, method)
+            response = self._api(request, method)
+            if self.journal is not None and self.journal.pending:
+                return self._when_durable(response)
+            return response
         if path.startswith("/_sandbox/"):
-            return self._control(self, request)
+            if self.journal is None or request.method != "POST":
+                return self._control(self, request)
+            before = self.journal.store.fingerprint(self)
+            response = self._control(self, request)
+            if self.journal.store.fingerprint(self) != before:  # reset, seed, config
+                return self._when_durable(response, snapshot=True)
+            return response
         return json_response(404, {"error": 404, "error_text": "Not found", "data": None})
+
+    async def _durable(self, snapshot: bool = False) -> bool:
+        """Durable mode: wait until the writes made so far are on disk; False if they can't be."""
+        if self.journal is None:
+            return True
+        try:
+            await (self.journal.snapshot() if snapshot else self.journal.wait())
+        except OSError:
+            return False
+        return True
+
+    async def _when_durable(self, response: Response, snapshot: bool = False) -> Response:
+        if await self._durable(snapshot):
+            return response
+        # The write is applied in memory but could not be made durable: not acknowledged.
+        payload = {"error": 500, "error_text": "State file could not be written", "data": None}
+        return json_response(500, payload)
 
     async def _faulty(self, request: Request, method: str, decision: FaultDecision) -> Response:
         if decision.delay_s:
@@ -116,9 +175,11 @@ class SandboxApp:
             return Response(0, drop=True)
         if kind == "drop_after":
             self._api(request, method, fault=kind)  # applied to the ledger, answer lost
+            await self._durable()
             return Response(0, drop=True)
         if kind == "malformed_after":
             self._api(request, method, fault=kind)  # applied, then a "success" without facts
+            await self._durable()
             return json_response(200, {"error": 0, "error_text": OK_TEXT, "data": decision.data})
         if kind in _FAULT_STATUS:
             status = _FAULT_STATUS[kind]
@@ -128,7 +189,8 @@ class SandboxApp:
             self._log(method, request.path, status, status, kind)
             payload = {"error": status, "error_text": _FAULT_TEXT[kind], "data": None}
             return json_response(status, payload, headers=headers)
-        return self._api(request, method, fault="delay")
+        response = self._api(request, method, fault="delay")
+        return await self._when_durable(response)
 
     def _api(self, request: Request, method: str, fault: str | None = None) -> Response:
         if method == "download":
@@ -153,16 +215,26 @@ class SandboxApp:
             envelope: dict[str, Any] = {"error": 0, "error_text": OK_TEXT}
             envelope.update(handler(self.ledger, self.config, body))
             status = 200
+            if self.journal is not None:
+                self._journal(method, body, envelope)
         except ApiError as exc:
             error = exc.code
             envelope = {"error": exc.code, "error_text": exc.text, "data": exc.data}
-            status = self._app_error_status(exc.code)
+            status = 400 if isinstance(exc, BadBody) else self._app_error_status(exc.code)
         except Exception:  # a bug must become an envelope, never a dead server
             traceback.print_exc(file=sys.stderr)
             error = status = 500
             envelope = {"error": 500, "error_text": "Internal server error", "data": None}
         self._log(method, request.path, status, error, fault)
         return json_response(status, envelope)
+
+    def _journal(self, method: str, body: dict[str, Any], envelope: dict[str, Any]) -> None:
+        from airflow_provider_altcraft.sandbox.persistence import journal_record
+
+        assert self.journal is not None
+        record = journal_record(self.ledger, method, body, envelope)
+        if record is not None:
+            self.journal.append(record)
 
     def _app_error_status(self, code: int) -> int:
         if code == 405:
@@ -173,14 +245,9 @@ class SandboxApp:
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
-        if not request.body.strip():
-            return {}
-        try:
-            body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "Malformed JSON in request body") from None
+        body = parse_json_body(request.body)
         if not isinstance(body, dict):
-            raise ApiError(400, "Request body must be a JSON object")
+            raise BadBody("Request body must be a JSON object")
         return body
 
     def _download(self, request: Request) -> Response:

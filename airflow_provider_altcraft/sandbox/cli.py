@@ -12,7 +12,7 @@ from airflow_provider_altcraft.sandbox.app import SandboxApp
 from airflow_provider_altcraft.sandbox.config import ConfigError, SandboxConfig
 from airflow_provider_altcraft.sandbox.persistence import StateFile
 from airflow_provider_altcraft.sandbox.seed import SeedError, load_seed_file
-from airflow_provider_altcraft.sandbox.server import SandboxServer
+from airflow_provider_altcraft.sandbox.server import RemoteBindError, SandboxServer, check_bind_host
 
 __all__ = ["DEFAULT_TOKEN", "build_parser", "main"]
 
@@ -25,10 +25,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local stand-in for the Altcraft loyalty API v1.1 (for tests and demos).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not a loopback address (the /_sandbox/ control endpoints "
+        "have no authentication)",
+    )
     parser.add_argument("--port", type=int, default=8642, help="port; 0 = pick a free one")
     parser.add_argument("--token", help="API token (default: the seed's token, else sandbox-token)")
     parser.add_argument("--seed", help="seed JSON file (initial state and reset target)")
     parser.add_argument("--state-file", help="persist state here; loaded at start if it exists")
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="with --state-file: every acknowledged API write survives a crash (fsync'd journal)",
+    )
     parser.add_argument("--duplicate-eid", choices=("accept", "refuse"))
     parser.add_argument("--app-error-http-status", choices=("200", "mapped"))
     parser.add_argument("--export-delay-sec", type=float)
@@ -59,6 +70,14 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.durable and not args.state_file:
+        print("altcraft-sandbox: --durable needs --state-file", file=sys.stderr)
+        return 2
+    try:
+        check_bind_host(args.host, args.allow_remote)  # refused before anything is bound
+    except RemoteBindError as exc:
+        print(f"altcraft-sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         seed = load_seed_file(args.seed) if args.seed else None
         config = _config(args)
@@ -67,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     token = args.token or (seed or {}).get("token") or DEFAULT_TOKEN
     app = SandboxApp(token=str(token), seed=seed, config=config)
-    state_file = StateFile(args.state_file) if args.state_file else None
+    state_file = StateFile(args.state_file, durable=args.durable) if args.state_file else None
     if state_file is not None:
         try:
             loaded = state_file.load(app)
@@ -77,7 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if loaded and not args.quiet:
             print(f"altcraft-sandbox: state loaded from {args.state_file}", file=sys.stderr)
     server = SandboxServer(
-        app, host=args.host, port=args.port, state_file=state_file, access_log=args.access_log
+        app,
+        host=args.host,
+        port=args.port,
+        state_file=state_file,
+        access_log=args.access_log,
+        allow_remote=args.allow_remote,
     )
 
     def ready(srv: SandboxServer) -> None:

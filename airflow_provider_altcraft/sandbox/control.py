@@ -6,7 +6,6 @@ inject faults, change options, read the API request log.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_altcraft.sandbox.config import ConfigError
@@ -26,9 +25,12 @@ def _bad(text: str, status: int = 400) -> Response:
 
 
 def _json_body(request: Request) -> Any:
-    if not request.body.strip():
-        return {}
-    return json.loads(request.body)
+    from airflow_provider_altcraft.sandbox.app import BadBody, parse_json_body
+
+    try:
+        return parse_json_body(request.body)
+    except BadBody as exc:
+        raise ValueError(exc.text) from None
 
 
 def handle_control(app: SandboxApp, request: Request) -> Response:

@@ -8,13 +8,20 @@ spawns a task when the handler returns an awaitable (fault-injected delays).
 
 Scope: one request at a time per connection (no pipelining: extra bytes wait in the buffer
 until the current response is written), ``Content-Length`` bodies only (``Transfer-Encoding``
--> 411), ``Connection: close`` and HTTP/1.0 honoured.
+-> 411), ``Connection: close`` and HTTP/1.0 honoured, ``Expect: 100-continue`` answered.
+
+Hostile input: every malformed request (request line, header line, ``Content-Length``, a body
+cut short by the client's end of stream, an oversized head or body) is answered with a 4xx and
+the connection closed *lingeringly* (our side shut down, the rest of the client's bytes read and
+discarded for up to :data:`LINGER_SEC`), so the client reads the answer instead of a reset. A
+parser bug becomes a 400, never a dropped connection or a dead server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +32,12 @@ __all__ = ["HttpServer", "Request", "Response", "json_response"]
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 10 * 1024 * 1024  # the real API's documented request limit
+LINGER_SEC = 2.0  # after an error answer, how long the client's remaining bytes are discarded
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token (method, header name)
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only (str.isdigit accepts superscripts)
+_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 _REASONS = {
     200: "OK",
@@ -84,7 +97,7 @@ def json_response(
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
 
 
-def _encode(response: Response, keep_alive: bool) -> bytes:
+def _encode(response: Response, keep_alive: bool, always: bytes = b"") -> bytes:
     head = _STATUS_LINES.get(response.status) or f"HTTP/1.1 {response.status} Unknown\r\n".encode()
     extra = "".join(f"{name}: {value}\r\n" for name, value in response.headers)
     conn = "keep-alive" if keep_alive else "close"
@@ -92,7 +105,9 @@ def _encode(response: Response, keep_alive: bool) -> bytes:
         (
             head,
             f"Content-Type: {response.content_type}\r\nContent-Length: {len(response.body)}\r\n"
-            f"Connection: {conn}\r\n{extra}\r\n".encode("latin-1"),
+            f"Connection: {conn}\r\n{extra}".encode("latin-1"),
+            always,
+            b"\r\n",
             response.body,
         )
     )
@@ -103,12 +118,85 @@ def _error(status: int, text: str) -> Response:
     return json_response(status, {"error": status, "error_text": text, "data": None}, close=True)
 
 
+class _Refused(Exception):
+    """A malformed request: answered with ``status`` and the connection closed."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
+def _content_length(values: list[str]) -> int:
+    """The body length from every ``Content-Length`` value (repeated headers, comma lists)."""
+    items = [item.strip() for value in values for item in value.split(",")]
+    if not items or not all(_DIGITS.fullmatch(item) for item in items):
+        raise _Refused(400, "Invalid Content-Length")
+    if any(len(item) > 18 for item in items):  # int() of 4301+ digits raises; all > 10 MB
+        raise _Refused(413, "Request body exceeds 10 MB")
+    lengths = {int(item) for item in items}
+    if len(lengths) > 1:
+        raise _Refused(400, "Conflicting Content-Length values")
+    length = lengths.pop()
+    if length > MAX_BODY:
+        raise _Refused(413, "Request body exceeds 10 MB")
+    return length
+
+
+@dataclass(slots=True)
+class _Head:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]
+    length: int
+    start: int  # offset of the body in the buffer
+
+
+def _parse_head(buf: bytearray, end: int) -> _Head:
+    lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if (
+        len(parts) != 3
+        or not _TOKEN.fullmatch(parts[0])
+        or not (parts[1].startswith("/") or parts[1] == "*")
+        or parts[2] not in _VERSIONS
+    ):
+        raise _Refused(400, "Malformed request line")
+    method, target, version = parts
+    headers: dict[str, str] = {}
+    lengths: list[str] = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        # No colon, an empty or spaced name ("Host : x", obs-fold continuation lines): refused.
+        if not colon or not _TOKEN.fullmatch(name):
+            raise _Refused(400, "Malformed header line")
+        name = name.lower()
+        value = value.strip(" \t")
+        if name == "content-length":
+            lengths.append(value)
+        headers[name] = value
+    if "transfer-encoding" in headers:
+        raise _Refused(411, "Length Required: only Content-Length bodies")
+    if lengths:
+        length = _content_length(lengths)
+    elif method in ("POST", "PUT", "PATCH") and not target.startswith("/_sandbox/"):
+        # Control calls take an empty body for "no options" (curl -X POST ...).
+        raise _Refused(411, "Length Required")
+    else:
+        length = 0
+    return _Head(method, target, version, headers, length, end + 4)
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, server: HttpServer) -> None:
         self._server = server
         self._buf = bytearray()
         self._busy = False
-        self._closed = False
+        self._closed = False  # no more answers on this connection
+        self._lost = False  # the transport is gone
+        self._eof = False  # the client shut down its side: no more bytes will come
+        self._lingering = False  # answered an error; discarding what the client still sends
+        self._continued = False  # "100 Continue" already sent for the current request
         self._transport: asyncio.Transport | None = None
         self._pending: asyncio.Future[None] | None = None  # keeps the delayed task alive
 
@@ -118,66 +206,72 @@ class _Connection(asyncio.Protocol):
         self._server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
+        self._closed = self._lost = True
         self._server.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the rest of a refused request: read and dropped
         self._buf += data
         if not self._busy:
             self._process()
 
+    def eof_received(self) -> bool:
+        self._eof = True
+        if self._lingering:
+            assert self._transport is not None
+            self._transport.close()  # the client is done too; our answer is flushed first
+        elif not self._busy:
+            self._process()
+        return True  # keep the transport: a pending answer is still written, then closed
+
     def abort(self) -> None:
-        if self._transport is not None and not self._closed:
+        if self._transport is not None and not self._lost:
             self._closed = True
             self._transport.abort()
 
     def _process(self) -> None:
+        try:
+            self._process_requests()
+        except Exception as exc:  # a parser bug must answer, never drop the connection
+            print(f"altcraft-sandbox: request error: {exc!r}", file=sys.stderr, flush=True)
+            self._send(_error(400, "Malformed request"), False)
+
+    def _process_requests(self) -> None:
         """Handle every complete request in the buffer (one at a time)."""
         while not self._closed and not self._busy:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
             if end < 0 and len(buf) <= MAX_HEAD:
-                return  # wait for the rest of the head
+                self._incomplete()  # wait for the rest of the head
+                return
             if end < 0 or end > MAX_HEAD:
                 self._send(_error(431, "Request header too large"), False)
                 return
-            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
-            parts = lines[0].split(" ")
-            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                self._send(_error(400, "Malformed request line"), False)
+            try:
+                head = _parse_head(buf, end)
+            except _Refused as refused:
+                self._send(_error(refused.status, refused.text), False)
                 return
-            method, target, version = parts
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            if "transfer-encoding" in headers:
-                self._send(_error(411, "Length Required: only Content-Length bodies"), False)
-                return
-            length_text = headers.get("content-length")
-            if length_text is None:
-                # Control calls take an empty body for "no options" (curl -X POST ...).
-                if method in ("POST", "PUT", "PATCH") and not target.startswith("/_sandbox/"):
-                    self._send(_error(411, "Length Required"), False)
-                    return
-                length = 0
-            else:
-                if not length_text.isdigit():
-                    self._send(_error(400, "Invalid Content-Length"), False)
-                    return
-                length = int(length_text)
-                if length > MAX_BODY:
-                    self._send(_error(413, "Request body exceeds 10 MB"), False)
-                    return
-            start = end + 4
+            start, length, headers = head.start, head.length, head.headers
             if len(buf) < start + length:
-                return  # wait for the rest of the body
+                if (
+                    not self._continued
+                    and head.version == "HTTP/1.1"
+                    and headers.get("expect", "").lower() == "100-continue"
+                    and self._transport is not None
+                ):
+                    self._continued = True
+                    self._transport.write(_CONTINUE)
+                self._incomplete()  # wait for the rest of the body
+                return
             body = bytes(buf[start : start + length])
             del buf[: start + length]
+            self._continued = False
             conn = headers.get("connection", "").lower()
-            keep_alive = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
-            path, _, query = target.partition("?")
-            request = Request(method, path, query, headers, body)
+            keep_alive = conn != "close" if head.version == "HTTP/1.1" else conn == "keep-alive"
+            path, _, query = head.target.partition("?")
+            request = Request(head.method, path, query, headers, body)
             started = time.perf_counter()
             try:
                 result = self._server.handler(request)
@@ -193,6 +287,16 @@ class _Connection(asyncio.Protocol):
                 self._pending = asyncio.ensure_future(
                     self._await(request, result, keep_alive, started)
                 )
+
+    def _incomplete(self) -> None:
+        """More bytes are needed; if the client has shut down its side they never come."""
+        if not self._eof:
+            return
+        if self._buf:
+            self._send(_error(400, "Incomplete request: the stream ended inside it"), False)
+        elif self._transport is not None and not self._closed:
+            self._closed = True
+            self._transport.close()
 
     async def _await(
         self, request: Request, pending: Awaitable[Response], keep_alive: bool, started: float
@@ -218,20 +322,42 @@ class _Connection(asyncio.Protocol):
         self._send(response, keep_alive and not response.close)
 
     def _send(self, response: Response, keep_alive: bool) -> None:
-        if self._closed or self._transport is None:
+        transport = self._transport
+        if self._closed or transport is None:
             return
-        self._transport.write(_encode(response, keep_alive))
-        if not keep_alive:
-            self._closed = True
-            self._transport.close()
+        transport.write(_encode(response, keep_alive, self._server.always))
+        if keep_alive:
+            return
+        self._closed = True
+        self._buf.clear()
+        if self._eof or not transport.can_write_eof():
+            transport.close()
+            return
+        # Lingering close: shut down our side, then read and drop whatever the client is still
+        # sending (e.g. the rest of a refused 11 MB body) until it closes or LINGER_SEC passes.
+        # Closing at once would make the kernel answer those bytes with a reset, which can
+        # destroy our answer before the client reads it.
+        transport.write_eof()
+        self._lingering = True
+        asyncio.get_running_loop().call_later(LINGER_SEC, transport.abort)
 
 
 class HttpServer:
-    """Owns the listening socket; ``handler`` maps a :class:`Request` to a :class:`Response`."""
+    """Owns the listening socket; ``handler`` maps a :class:`Request` to a :class:`Response`.
 
-    def __init__(self, handler: Handler, *, access_log: bool = False) -> None:
+    ``default_headers`` are added to every response, protocol errors included.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        access_log: bool = False,
+        default_headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.handler = handler
         self.access_log = access_log
+        self.always = "".join(f"{n}: {v}\r\n" for n, v in default_headers or []).encode("latin-1")
         self.connections: set[_Connection] = set()
         self._server: asyncio.base_events.Server | None = None
 

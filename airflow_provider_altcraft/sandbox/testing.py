@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +41,13 @@ class SandboxHandle:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        #: The server's process id when :func:`run_sandbox` started it as a subprocess.
+        self.pid: int | None = None
+        self._stderr: list[str] | None = None
+
+    def stderr(self) -> str:
+        """What the subprocess wrote to stderr so far ("" for other sandboxes)."""
+        return "".join(self._stderr or [])
 
     @classmethod
     def connect(cls, url: str, token: str) -> SandboxHandle:
@@ -165,27 +173,50 @@ def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     state_file: str | os.PathLike[str] | None = None,
+    durable: bool = False,
+    allow_remote: bool = False,
 ) -> Iterator[SandboxHandle]:
     """Start a sandbox on a free port and yield its :class:`SandboxHandle`.
 
     By default the server is a subprocess (``python -m airflow_provider_altcraft.sandbox``) so
     the client under test does not share a GIL with it; ``in_process=True`` runs it in a
     daemon thread instead (faster start, easier debugging).
+
+    ``durable=True`` (needs ``state_file``): every acknowledged write survives a crash (see the
+    README's "Durable mode"). A ``host`` that is not a loopback address is refused (before
+    anything is started or bound) unless ``allow_remote=True``: the control endpoints have no
+    authentication.
     """
+    from airflow_provider_altcraft.sandbox.server import RemoteBindError, check_bind_host
+
+    if durable and state_file is None:
+        raise SandboxError("durable=True needs a state_file")
+    try:
+        check_bind_host(host, allow_remote)
+    except RemoteBindError as exc:
+        raise SandboxError(str(exc)) from None
     seed_doc = _seed_dict(seed)
+    options = _Options(host, port, state_file, durable, allow_remote)
     if in_process:
-        yield from _run_in_process(token, seed_doc, config, host, port, state_file)
+        yield from _run_in_process(token, seed_doc, config, options)
     else:
-        yield from _run_subprocess(token, seed_doc, config, host, port, state_file)
+        yield from _run_subprocess(token, seed_doc, config, options)
+
+
+@dataclass(frozen=True)
+class _Options:
+    host: str
+    port: int
+    state_file: str | os.PathLike[str] | None
+    durable: bool
+    allow_remote: bool
 
 
 def _run_in_process(
     token: str,
     seed: dict[str, Any] | None,
     config: Mapping[str, Any] | None,
-    host: str,
-    port: int,
-    state_file: str | os.PathLike[str] | None,
+    options: _Options,
 ) -> Iterator[SandboxHandle]:
     from airflow_provider_altcraft.sandbox.app import SandboxApp
     from airflow_provider_altcraft.sandbox.config import SandboxConfig
@@ -196,10 +227,17 @@ def _run_in_process(
     if seed is not None:
         parse_seed(seed)
     app = SandboxApp(token=token, seed=seed, config=SandboxConfig().updated(dict(config or {})))
-    store = StateFile(state_file) if state_file is not None else None
+    state_file = options.state_file
+    store = StateFile(state_file, durable=options.durable) if state_file is not None else None
     if store is not None:
         store.load(app)
-    server = SandboxServer(app, host=host, port=port, state_file=store)
+    server = SandboxServer(
+        app,
+        host=options.host,
+        port=options.port,
+        state_file=store,
+        allow_remote=options.allow_remote,
+    )
     server.start_in_thread(START_TIMEOUT_SEC)
     try:
         yield SandboxHandle(server.url, token)
@@ -211,23 +249,25 @@ def _run_subprocess(
     token: str,
     seed: dict[str, Any] | None,
     config: Mapping[str, Any] | None,
-    host: str,
-    port: int,
-    state_file: str | os.PathLike[str] | None,
+    options: _Options,
 ) -> Iterator[SandboxHandle]:
     with tempfile.TemporaryDirectory(prefix="altcraft-sandbox-") as tmp:
         cmd = [
             sys.executable, "-m", "airflow_provider_altcraft.sandbox",
-            "--host", host, "--port", str(port), "--token", token, "--quiet",
+            "--host", options.host, "--port", str(options.port), "--token", token, "--quiet",
         ]  # fmt: skip
+        if options.allow_remote:
+            cmd.append("--allow-remote")
         if seed is not None:
             seed_path = Path(tmp) / "seed.json"
             seed_path.write_text(json.dumps(seed), encoding="utf-8")
             cmd += ["--seed", str(seed_path)]
         if config:
             cmd += ["--config", json.dumps(dict(config))]
-        if state_file is not None:
-            cmd += ["--state-file", os.fspath(state_file)]
+        if options.state_file is not None:
+            cmd += ["--state-file", os.fspath(options.state_file)]
+        if options.durable:
+            cmd.append("--durable")
         env = dict(os.environ)
         # Make the package importable from the working tree even when it is not installed.
         package_root = str(Path(__file__).resolve().parents[2])
@@ -246,8 +286,10 @@ def _run_subprocess(
         url = _wait_ready(proc, stderr_lines, err_reader)
         # Keep draining stdout so the child never blocks on a full pipe.
         threading.Thread(target=_drain, args=(proc.stdout, []), daemon=True).start()
+        handle = SandboxHandle(url, token)
+        handle.pid, handle._stderr = proc.pid, stderr_lines
         try:
-            yield SandboxHandle(url, token)
+            yield handle
         finally:
             proc.terminate()
             try:

@@ -31,15 +31,18 @@ class ExtraField:
     #: Numbers: the smallest value accepted, and whether that value itself is refused.
     minimum: float | None = None
     exclusive: bool = False
+    #: Numbers: the largest value accepted (a sane bound: beyond it a value is a typo or a
+    #: unit mistake, such as milliseconds for seconds, and would hang or flood).
+    maximum: float | None = None
     #: Older names of the same extra, still read (a saved connection keeps working).
     legacy_names: tuple[str, ...] = ()
 
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField("timeout", "Read timeout (s)", "Seconds to wait for an answer.", "number", 30.0,
-               minimum=0, exclusive=True),
+               minimum=0, exclusive=True, maximum=3600),
     ExtraField("connect_timeout", "Connect timeout (s)", "Seconds to wait for a connection.",
-               "number", 10.0, minimum=0, exclusive=True),
+               "number", 10.0, minimum=0, exclusive=True, maximum=600),
     ExtraField("verify", "Verify TLS", "Verify the server's TLS certificate.", "boolean", True),
     ExtraField("ca_bundle", "CA bundle path", "A CA bundle file to verify TLS with (optional).",
                "string", None),
@@ -56,20 +59,24 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
                "503 is never sent after applying a write). Off: look the eid up instead.",
                "boolean", False),
     ExtraField("max_retries", "Max retries", "Retries of a request that is safe to retry.",
-               "integer", 3, minimum=0),
+               "integer", 3, minimum=0, maximum=100),
     ExtraField("backoff_base", "Backoff base (s)", "First retry delay; doubles each retry.",
-               "number", 0.5, minimum=0),
-    ExtraField("backoff_max", "Backoff max (s)", "Longest delay between two retries.",
-               "number", 30.0, minimum=0),
+               "number", 0.5, minimum=0, maximum=600),
+    ExtraField("backoff_max", "Backoff max (s)",
+               "Longest delay between two retries (not less than the backoff base).",
+               "number", 30.0, minimum=0, maximum=3600),
     ExtraField("retry_after_max", "Retry-After cap (s)", "Longest Retry-After wait honoured.",
-               "number", 60.0, minimum=0),
+               "number", 60.0, minimum=0, maximum=3600),
     ExtraField("max_requests_per_second", "Max requests per second",
                "Client-side rate limit shared by all threads of one hook (empty: none).",
-               "number", None, minimum=0, exclusive=True),
+               "number", None, minimum=0, exclusive=True, maximum=10000),
     ExtraField("pool_maxsize", "Connection pool size", "Keep-alive connections kept open.",
-               "integer", 16, minimum=1),
+               "integer", 16, minimum=1, maximum=1024),
 )  # fmt: skip
-_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+# ASCII digits only (\d, int() and float() also take Arabic-Indic and fullwidth digits, and
+# float() takes "1_0").
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 HIDDEN_FIELDS = ["schema", "login"]
 RELABELING = {"host": "API base URL", "password": "API token"}
@@ -175,6 +182,13 @@ class ConnectionSettings:
                 values[spec.name] = _coerce(spec, raw)
             except ValueError as exc:
                 raise fail(f"extra {spec.name!r}", str(exc)) from None
+        base = values.get("backoff_base", cls.backoff_base)
+        if values.get("backoff_max", cls.backoff_max) < base:
+            raise fail(
+                "extra 'backoff_max'",
+                f"is {values.get('backoff_max', cls.backoff_max)!r}, less than backoff_base "
+                f"({base!r}); set backoff_max to backoff_base or more",
+            )
         ca_bundle = values.pop("ca_bundle", None)
         if ca_bundle and values.get("verify", True):
             if not Path(ca_bundle).exists():
@@ -203,10 +217,12 @@ def _coerce(spec: ExtraField, raw: Any) -> Any:
     if spec.type == "number":
         try:
             number = float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"is {raw!r}; expected a number") from None
         if isinstance(raw, bool) or not math.isfinite(number):
             raise ValueError(f"is {raw!r}; expected a finite number")
+        if isinstance(raw, str) and not _DECIMAL_NUMBER.fullmatch(raw.strip()):
+            raise ValueError(f"is {raw!r}; expected a number")
         return _check_minimum(spec, raw, number)
     value = str(raw).strip()
     if spec.choices and value not in spec.choices:
@@ -215,6 +231,9 @@ def _coerce(spec: ExtraField, raw: Any) -> Any:
 
 
 def _check_minimum(spec: ExtraField, raw: Any, number: float) -> Any:
+    """``number`` within the field's bounds (its minimum and its maximum)."""
+    if spec.maximum is not None and number > spec.maximum:
+        raise ValueError(f"is {raw!r}; must be {spec.maximum:g} or less")
     if spec.minimum is None:
         return number
     if spec.exclusive and number <= spec.minimum:

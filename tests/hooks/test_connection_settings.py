@@ -320,3 +320,55 @@ def test_token_with_inner_whitespace_is_refused_without_quoting_it(
     assert "password contains spaces or control characters" in str(caught.value)
     assert "secret-part" not in str(caught.value)
     assert sandbox.requests() == []
+
+
+ABSURD_EXTRAS = [
+    ("timeout", 1e20, "must be 3600 or less"),
+    ("timeout", "1e20", "must be 3600 or less"),
+    ("connect_timeout", 10**6, "must be 600 or less"),
+    ("max_retries", 10**9, "must be 100 or less"),
+    ("max_retries", "1000000000", "must be 100 or less"),
+    ("pool_maxsize", 10**6, "must be 1024 or less"),
+    ("backoff_base", 10**5, "must be 600 or less"),
+    ("backoff_max", 1e9, "must be 3600 or less"),
+    ("retry_after_max", 86400 * 365, "must be 3600 or less"),
+    ("max_requests_per_second", 1e12, "must be 10000 or less"),
+    ("max_retries", "\u0663", "expected a whole number"),  # an Arabic-Indic three
+    ("timeout", "\uff15", "expected a number"),  # a fullwidth five
+    ("timeout", "1_0", "expected a number"),
+    ("pool_maxsize", 1.0, "expected a whole number"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), ABSURD_EXTRAS)
+def test_absurd_extras_are_refused_clearly(field: str, value: object, problem: str) -> None:
+    with pytest.raises(AltcraftConfigError) as caught:
+        settings_with(**{field: value})
+
+    message = str(caught.value)
+    assert message.startswith(f"Connection 'altcraft_settings': extra '{field}' is ")
+    assert problem in message
+    assert TOKEN not in message
+
+
+def test_backoff_max_below_backoff_base_is_refused() -> None:
+    with pytest.raises(AltcraftConfigError) as caught:
+        settings_with(backoff_base=10, backoff_max=2)
+
+    assert str(caught.value) == (
+        "Connection 'altcraft_settings': extra 'backoff_max' is 2.0, less than backoff_base "
+        "(10.0); set backoff_max to backoff_base or more"
+    )
+    assert settings_with(backoff_base=2, backoff_max=2).backoff_max == 2.0
+
+
+def test_every_number_has_a_maximum() -> None:
+    for spec in EXTRA_FIELDS:
+        if spec.type in ("number", "integer"):
+            assert spec.maximum is not None, spec.name
+            assert spec.minimum is not None and spec.minimum < spec.maximum, spec.name
+
+
+def test_the_largest_sane_values_are_accepted() -> None:
+    settings = settings_with(timeout=3600, max_retries=100, pool_maxsize=1024, backoff_max=3600)
+    assert (settings.timeout, settings.max_retries, settings.pool_maxsize) == (3600.0, 100, 1024)

@@ -28,9 +28,12 @@ def _json_body(request: Request) -> Any:
     from airflow_provider_altcraft.sandbox.app import BadBody, parse_json_body
 
     try:
-        return parse_json_body(request.body)
+        body = parse_json_body(request.body)
     except BadBody as exc:
         raise ValueError(exc.text) from None
+    if not isinstance(body, dict):  # every control call takes an object (or no body)
+        raise ValueError("Request body must be a JSON object")
+    return body
 
 
 def handle_control(app: SandboxApp, request: Request) -> Response:

@@ -256,11 +256,13 @@ def dialog_input(browser: Browser, name: str) -> Element:
     return browser.wait_for(f"input {name}", lambda: browser.find(f"[role=dialog] [name={name}]"))
 
 
-def test_add_connection_form_in_chromium(
-    api_server: ApiServer, browser: Browser, sandbox: SandboxHandle, tmp_path: Path
-) -> None:
-    conn_id = "altcraft_from_the_form"
+def fill_add_connection_form(
+    api_server: ApiServer, browser: Browser, sandbox: SandboxHandle, conn_id: str
+) -> int:
+    """Open the Add Connection form, fill the id, type, host, port and token, open the extra
+    fields; return the port."""
     port = urlsplit(sandbox.url).port
+    assert port is not None
     browser.get(f"{api_server.url}/connections")
     click_button(browser, "Add Connection")
     dialog_input(browser, "connection_id").send_keys(conn_id)
@@ -275,6 +277,19 @@ def test_add_connection_form_in_chromium(
     dialog_input(browser, "port").send_keys(str(port))
     click_button(browser, "Extra Fields", "[role=dialog]")
     browser.wait_for("the extra fields", lambda: browser.find("[name=element_timeout]"))
+    return port
+
+
+def save_and_close(browser: Browser) -> None:
+    click_button(browser, "Save", "[role=dialog]")
+    browser.wait_for("the dialog to close", lambda: not browser.find_all("[role=dialog]"))
+
+
+def test_add_connection_form_in_chromium(
+    api_server: ApiServer, browser: Browser, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    conn_id = "altcraft_from_the_form"
+    port = fill_add_connection_form(api_server, browser, sandbox, conn_id)
     required = browser.execute(
         "return Array.from(document.querySelectorAll('[role=dialog] label'))"
         ".filter(l => l.querySelector('[aria-hidden=true]') && l.innerText.includes('*'))"
@@ -290,8 +305,7 @@ def test_add_connection_form_in_chromium(
     assert ["element_auth_placement", "__null__"] in dropdowns, dropdowns
     assert ["element_verify", "__null__"] in dropdowns, dropdowns
 
-    click_button(browser, "Save", "[role=dialog]")
-    browser.wait_for("the dialog to close", lambda: not browser.find_all("[role=dialog]"))
+    save_and_close(browser)
     saved = read_connection(api_server, conn_id)
 
     assert (saved["host"], saved["port"]) == ("http://127.0.0.1", port)
@@ -310,8 +324,7 @@ def test_add_connection_form_in_chromium(
     password = dialog_input(browser, "password")
     password.clear()
     password.send_keys(WRONG_TOKEN)
-    click_button(browser, "Save", "[role=dialog]")
-    browser.wait_for("the dialog to close", lambda: not browser.find_all("[role=dialog]"))
+    save_and_close(browser)
     row_button(browser, conn_id, "Test Connection")
     message = toast(browser, "Test Connection Failed")
     browser.screenshot(tmp_path / "test-connection-refused.png")
@@ -321,3 +334,49 @@ def test_add_connection_form_in_chromium(
     assert json.loads(read_connection(api_server, conn_id)["extra"]) == {
         spec.name: None for spec in EXTRA_FIELDS
     }
+
+
+def test_values_set_in_the_form_are_saved_typed_and_pass_the_test(
+    api_server: ApiServer, browser: Browser, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    conn_id = "altcraft_form_values"
+    fill_add_connection_form(api_server, browser, sandbox, conn_id)
+    dialog_input(browser, "element_timeout").send_keys("7.5")
+    dialog_input(browser, "element_max_retries").send_keys("0")
+    dialog_input(browser, "element_default_points_currency_eid").send_keys("stars")
+    # The switch's checkbox is hidden: its label takes the click.
+    switch = browser.execute_element(
+        "return document.querySelector('[name=element_http_503_not_applied]').closest('label')"
+    )
+    switch.click()
+    # A choice field: type into its search box, Enter picks the match.
+    choice = browser.execute_element(
+        "return document.querySelector('[name=element_auth_placement]').parentElement"
+        ".querySelector('input:not([type=hidden])')"
+    )
+    choice.click()
+    choice.send_keys("header\ue007")
+    browser.wait_for(
+        "header to be chosen",
+        lambda: dialog_input(browser, "element_auth_placement").attribute("value") == "header",
+    )
+    browser.screenshot(tmp_path / "add-connection-values.png")
+    save_and_close(browser)
+
+    saved = json.loads(read_connection(api_server, conn_id)["extra"])
+
+    # What the form sends: numbers as JSON numbers, the switch as a JSON boolean, the
+    # choice as its string; everything left alone as null.
+    assert saved == {
+        **{spec.name: None for spec in EXTRA_FIELDS},
+        "timeout": 7.5,
+        "max_retries": 0,
+        "default_points_currency_eid": "stars",
+        "http_503_not_applied": True,
+        "auth_placement": "header",
+    }
+
+    row_button(browser, conn_id, "Test Connection")
+
+    assert OK_MESSAGE in toast(browser, "Test Connection Successful")
+    assert len(token_checks(sandbox)) == 2

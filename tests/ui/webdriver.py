@@ -134,11 +134,18 @@ class Browser:
             "POST", "/execute/sync", {"script": script, "args": [wire(a) for a in args]}
         )
 
+    def execute_element(self, script: str, *args: object) -> Element:
+        """Run ``script``, which returns one element."""
+        found = self.execute(script, *args)
+        if not isinstance(found, dict) or ELEMENT not in found:
+            raise WebDriverError(f"the script returned {found!r}, not an element")
+        return Element(self, found[ELEMENT])
+
     def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode(self.command("GET", "/screenshot")))
         return path
 
-    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float = 20.0) -> T:
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float = 30.0) -> T:
         """Poll ``check`` until it returns something truthy (WebDriver errors count as not yet)."""
         deadline = time.monotonic() + timeout
         last_error = ""

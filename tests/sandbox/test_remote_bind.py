@@ -17,7 +17,6 @@ import requests
 
 from airflow_provider_altcraft.sandbox import SandboxApp, SandboxError, run_sandbox
 from airflow_provider_altcraft.sandbox import cli as cli_module
-from airflow_provider_altcraft.sandbox import testing as testing_module
 from airflow_provider_altcraft.sandbox.http import HttpServer
 from airflow_provider_altcraft.sandbox.server import (
     RemoteBindError,
@@ -123,7 +122,7 @@ def test_server_and_run_sandbox_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_child(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("a sandbox process was started")
 
-    monkeypatch.setattr(testing_module.subprocess, "Popen", no_child)
+    monkeypatch.setattr(subprocess, "Popen", no_child)
     for in_process in (False, True):
         with (
             pytest.raises(SandboxError, match="allow_remote"),

@@ -296,6 +296,8 @@ def provider_conn_fields() -> dict[str, Any]:
             if spec.minimum is not None:
                 bound = "exclusiveMinimum" if spec.exclusive else "minimum"
                 schema[bound] = int(spec.minimum) if spec.type == "integer" else spec.minimum
+            if spec.maximum is not None:  # the form's number input keeps within min/max
+                schema["maximum"] = int(spec.maximum) if spec.type == "integer" else spec.maximum
         fields[spec.name] = {"label": spec.label, "description": help_text(spec), "schema": schema}
     return fields
 

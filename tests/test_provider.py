@@ -89,8 +89,18 @@ def test_conn_fields_make_every_extra_optional_and_store_no_default() -> None:
     # A switch shows null as off: a boolean whose default is on is a choice instead.
     assert fields["verify"]["schema"]["enum"] == [None, "true", "false"]
     assert fields["http_503_not_applied"]["schema"]["type"] == ["boolean", "null"]
-    assert fields["pool_maxsize"]["schema"] == {"type": ["integer", "null"], "minimum": 1}
-    assert fields["timeout"]["schema"] == {"type": ["number", "null"], "exclusiveMinimum": 0}
+    assert fields["pool_maxsize"]["schema"] == {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": 1024,
+    }
+    assert fields["timeout"]["schema"] == {
+        "type": ["number", "null"],
+        "exclusiveMinimum": 0,
+        "maximum": 3600,
+    }
+    for spec in EXTRA_FIELDS:
+        assert fields[spec.name]["schema"].get("maximum") == spec.maximum, spec.name
 
 
 def test_airflow_2_form_widgets_are_empty_text_fields_with_the_default_as_placeholder() -> None:

@@ -3,12 +3,12 @@
 What it shows:
 
 * The rows come from ``data/redemptions.csv``, shipped beside this file; its columns are
-  operator arguments. Each row names the member by exactly one of ``profile_email``,
-  ``phone``, ``profile_id`` or a custom field (``field_name`` + ``field_value``), so
-  ``matching`` is inferred, and carries the ``amount`` as a string (exact decimals). The file
-  is tiny, so it is read when the DAG is parsed: the rows, which hold e-mails and phones, then
-  never travel through XCom (an upstream task returning them would store personal data in
-  the metadata DB).
+  operator arguments. Each row names the member by ``profile_id`` or by a custom field
+  (``field_name`` + ``field_value``), so ``matching`` is inferred, and carries the ``amount``
+  as a string (exact decimals). The file is tiny, so it is read when the DAG is parsed, and
+  its values become part of the serialized DAG that Airflow stores and shows: that is why it
+  holds no e-mails or phones. Rows that name members by e-mail or phone belong in the bulk
+  operator's ``rows_file``, read only when the task runs (``altcraft_batch_redemption.py``).
 * ``AltcraftRedeemPointsOperator.partial(...).expand_kwargs(...)``: dynamic task mapping, one
   mapped task instance per row. Arguments shared by every row go to ``partial``;
   ``created_at`` is the run's ``data_interval_start``, so a backfill dates its transactions

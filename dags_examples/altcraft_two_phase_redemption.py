@@ -54,7 +54,8 @@ with DAG(
     catchup=False,
     params={
         "loyalty_program_id": 1,
-        "email": "ann@example.com",
+        # A profile id, not an e-mail: a DAG file's values are stored with the serialized DAG.
+        "profile_id": "p-1",
         "amount": "25.00",
         "points_currency_eid": "stars",
         "temp_timeout_sec": 900,
@@ -65,7 +66,7 @@ with DAG(
     redeem = AltcraftRedeemPointsOperator(
         task_id="redeem",
         loyalty_program_id="{{ params.loyalty_program_id }}",
-        profile_email="{{ params.email }}",
+        profile_id="{{ params.profile_id }}",
         amount="{{ params.amount }}",
         points_currency_eid="{{ params.points_currency_eid }}",
         is_temp=True,

@@ -154,13 +154,16 @@ class AltcraftBaseOperator(BaseOperator):
             return content
         return super().render_template(content, context, jinja_env, seen_oids)
 
-    def render_template_fields(
-        self, context: Context, jinja_env: jinja2.Environment | None = None
-    ) -> None:
+    def _do_render_template_fields(self, *args: Any, **kwargs: Any) -> None:
         """Render, then register the member's e-mail and phone with Airflow's secrets masker:
         the rendered fields Airflow stores (and shows in the UI) and the logs get them masked.
+
+        Overridden here, not in ``render_template_fields``: a mapped task (``.partial()
+        .expand()``) is rendered by the mapped operator calling this on the unmapped task, on
+        Airflow 2.11 and 3.x alike, and values that came from ``expand`` are not templates at
+        all, so this runs after every path that sets them.
         """
-        super().render_template_fields(context, jinja_env)
+        super()._do_render_template_fields(*args, **kwargs)  # type: ignore[misc]
         for name in PERSONAL_ARGUMENTS:
             value = getattr(self, name, None)
             if isinstance(value, str) and value.strip():

@@ -71,7 +71,7 @@ def test_params_are_overridable_and_a_failed_redeem_skips_the_rollback(
     altcraft: SandboxHandle,
 ) -> None:
     # bob (p-2) has 120.50 stars: the redeem is refused, so there is nothing to roll back.
-    conf = {"email": "bob@example.com", "amount": "500.00"}
+    conf = {"profile_id": "p-2", "amount": "500.00"}
     result = run(example_dag(DAG_ID), conf=conf)
 
     assert result.state == "failed"

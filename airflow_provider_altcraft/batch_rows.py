@@ -19,6 +19,7 @@ from typing import Any, Literal
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.models import PointsOperation, PointsRequest
 from airflow_provider_altcraft.operators.base import TRANSACTION_EID_NAMESPACE, matching_from
+from airflow_provider_altcraft.validation import check_text
 
 BatchOperation = Literal["redeem", "accrue", "by_sign"]
 BATCH_OPERATIONS: tuple[str, ...] = ("redeem", "accrue", "by_sign")
@@ -38,6 +39,20 @@ CONSTANT_FIELDS = (
 )  # fmt: skip
 #: Rows fetched per round trip from a SQL cursor.
 SQL_FETCH_SIZE = 1000
+#: Longest line read from a rows file (a row's external_data may be up to the 10 MiB request
+#: limit); a longer line is refused, never held in memory whole.
+MAX_LINE_BYTES = 11 * 1024 * 1024
+#: Column name of problems that concern the whole row (it cannot be read, or is no object).
+WHOLE_ROW = "(row)"
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A row of the input that cannot be read (not UTF-8, not JSON, not an object ...): it
+    keeps its row number and becomes a :class:`RowProblem`, so the other rows are still
+    checked and the report names it."""
+
+    problem: str
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -122,7 +137,7 @@ class RowSource:
             where += f" (rows {self.row_start or 1} to {self.row_stop or 'end'}, stop excluded)"
         return where
 
-    def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
+    def read(self) -> Iterator[tuple[int, dict[str, Any] | UnreadableRow]]:
         start = self.row_start or 1
         for number, row in enumerate(self._read_all(), start=1):
             if number < start:
@@ -131,10 +146,15 @@ class RowSource:
                 return
             yield number, row
 
-    def _read_all(self) -> Iterator[dict[str, Any]]:
+    def _read_all(self) -> Iterator[dict[str, Any] | UnreadableRow]:
         if self.rows is not None:
             for row in self.rows:
-                yield row if isinstance(row, dict) else {"": row}
+                # The value itself is never quoted: it may hold personal data.
+                yield (
+                    row
+                    if isinstance(row, dict)
+                    else UnreadableRow(f"is a {type(row).__name__}, not an object")
+                )
         elif self.rows_file is not None:
             yield from _read_file(self.rows_file, self.file_format or "csv")
         else:
@@ -172,27 +192,178 @@ def _optional_row_number(value: object, parameter: str) -> int | None:
     return parse_positive_int(value, parameter)
 
 
-def _read_file(path: str, file_format: str) -> Iterator[dict[str, Any]]:
+def _read_file(path: str, file_format: str) -> Iterator[dict[str, Any] | UnreadableRow]:
+    """The rows of a CSV or JSON lines file, read as bytes and decoded line by line, so a line
+    that is not UTF-8 is reported with its number instead of ending the read."""
     if file_format == "jsonl":
-        import json
+        yield from _read_jsonl(path)
+    else:
+        yield from _read_csv(path)
 
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    # parse_float=Decimal: a JSON number such as 10.5 stays exact.
-                    row = json.loads(line, parse_float=Decimal)
-                except ValueError:
-                    row = {"": "not a JSON object"}
-                yield row if isinstance(row, dict) else {"": row}
-        return
+
+def _open_rows_file(path: str) -> Any:
+    accepted = "pass the path of a readable CSV or JSON lines file"
+    try:
+        return open(path, "rb")  # closed by the callers' with
+    except FileNotFoundError:
+        raise AltcraftValidationError("rows_file", f"{path!r} does not exist", accepted) from None
+    except IsADirectoryError:
+        raise AltcraftValidationError(
+            "rows_file", f"{path!r} is a directory, not a file", accepted
+        ) from None
+    except PermissionError:
+        raise AltcraftValidationError(
+            "rows_file", f"{path!r} cannot be read (permission denied)", accepted
+        ) from None
+    except OSError as exc:
+        raise AltcraftValidationError(
+            "rows_file",
+            f"{path!r} cannot be opened ({exc.strerror or type(exc).__name__})",
+            accepted,
+        ) from None
+
+
+def _lines(path: str) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` of a file; ``None`` for a line over :data:`MAX_LINE_BYTES`
+    (its rest is skipped). A UTF-8 byte order mark is dropped."""
+    with _open_rows_file(path) as raw:
+        number = 0
+        while True:
+            data = raw.readline(MAX_LINE_BYTES)
+            if not data:
+                return
+            number += 1
+            if number == 1 and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            if len(data) >= MAX_LINE_BYTES and not data.endswith(b"\n"):
+                while (rest := raw.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+                yield number, None
+                continue
+            yield number, data
+
+
+def _not_utf8(number: int, data: bytes, exc: UnicodeDecodeError) -> str:
+    return (
+        f"line {number} is not valid UTF-8 text (byte 0x{data[exc.start]:02x} at position "
+        f"{exc.start + 1}); save the file as UTF-8"
+    )
+
+
+def _too_long(number: int) -> str:
+    return f"line {number} is longer than {MAX_LINE_BYTES} bytes"
+
+
+def _read_jsonl(path: str) -> Iterator[dict[str, Any] | UnreadableRow]:
+    import json
+
+    for number, data in _lines(path):
+        if data is None:
+            yield UnreadableRow(_too_long(number))
+            continue
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield UnreadableRow(_not_utf8(number, data, exc))
+            continue
+        if not line.strip():
+            continue
+        try:
+            # parse_float=Decimal: a JSON number such as 10.5 stays exact.
+            row = json.loads(line.rstrip("\r\n"), parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            yield UnreadableRow(
+                f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+            )
+            continue
+        except RecursionError:
+            yield UnreadableRow(f"line {number} is nested too deeply to be a row")
+            continue
+        except ValueError:  # e.g. an integer of more digits than Python converts
+            yield UnreadableRow(f"line {number} is not valid JSON (a number is too long)")
+            continue
+        yield (
+            row
+            if isinstance(row, dict)
+            else UnreadableRow(f"is a JSON {_json_type(row)}, not an object")
+        )
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _read_csv(path: str) -> Iterator[dict[str, Any] | UnreadableRow]:
     import csv
 
-    with open(path, encoding="utf-8-sig", newline="") as text:
-        for row in csv.DictReader(text):
+    #: Problems of physical lines (not UTF-8, too long), by line number.
+    bad_lines: dict[int, str] = {}
+    accepted = "fix the file: save it as UTF-8 CSV with a header line"
+
+    def text_lines() -> Iterator[str]:
+        for number, data in _lines(path):
+            if data is None:
+                if number == 1:
+                    raise AltcraftValidationError("rows_file", "the header " + _too_long(1),
+                                                  accepted)  # fmt: skip
+                bad_lines[number] = _too_long(number)
+                yield "\n"
+                continue
+            try:
+                yield data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problem = _not_utf8(number, data, exc)
+                if number == 1:
+                    raise AltcraftValidationError(
+                        "rows_file",
+                        "the header line is not valid UTF-8 text" + problem.split("text", 1)[1],
+                        accepted,
+                    ) from None
+                bad_lines[number] = problem
+                yield data.decode("utf-8", errors="replace")
+
+    reader = csv.reader(text_lines())
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise AltcraftValidationError(
+            "rows_file", f"the header line cannot be read as CSV: {exc}", accepted
+        ) from None
+    row_number = 0
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise AltcraftValidationError(
+                "rows_file",
+                f"row {row_number + 1} (line {reader.line_num}) cannot be read as CSV: {exc}",
+                accepted,
+            ) from None
+        if not values:
+            continue  # a blank line is no row (as csv.DictReader reads it)
+        row_number += 1
+        problems = [bad_lines.pop(n) for n in range(first_line, reader.line_num + 1)
+                    if n in bad_lines]  # fmt: skip
+        if problems:
+            yield UnreadableRow(problems[0])
+        elif len(values) > len(header):
+            yield UnreadableRow(f"has {len(values)} fields, the header has {len(header)}")
+        else:
             # An empty CSV field means "not given", as a missing key does.
-            yield {key: value for key, value in row.items() if value not in ("", None)}
+            yield {key: value for key, value in zip(header, values, strict=False) if value != ""}
 
 
 def _read_sql(
@@ -252,19 +423,26 @@ class RowSpec:
     position_namespace: uuid.UUID
     _seen_eids: dict[int, int] = field(default_factory=dict)
 
-    def prepare(self, row_number: int, raw: Mapping[str, Any]) -> PreparedRow | list[RowProblem]:
-        """The request of one row, or every problem found in it."""
+    def prepare(
+        self, row_number: int, raw: Mapping[str, Any] | UnreadableRow
+    ) -> PreparedRow | list[RowProblem]:
+        """The request of one row, or every problem found in it.
+
+        Problems name the user's own input column (before ``column_mapping``), and a value
+        that is empty (``""``, blank) reads as missing, so both get the same message.
+        """
+        if isinstance(raw, UnreadableRow):
+            return [RowProblem(row_number, WHOLE_ROW, raw.problem)]
         row = {self.column_mapping.get(key, key): value for key, value in raw.items()}
-        if "" in row:
-            return [RowProblem(row_number, "(row)", f"is not an object: {row['']!r}")]
         problems: list[RowProblem] = []
+        values = {name: self.constants.get(name) for name in CONSTANT_FIELDS}
+        values.update({name: row[name] for name in ROW_FIELDS if not _blank(row.get(name))})
+        user_column = self._user_columns(raw, values)
 
         def problem(exc: AltcraftValidationError) -> None:
             text = exc.problem + (f"; {exc.accepted}" if exc.accepted else "")
-            problems.append(RowProblem(row_number, exc.parameter, text))
+            problems.append(RowProblem(row_number, user_column(exc.parameter), text))
 
-        values = {name: self.constants.get(name) for name in CONSTANT_FIELDS}
-        values.update({name: row[name] for name in ROW_FIELDS if row.get(name) is not None})
         try:
             matching = matching_from(values)
         except AltcraftValidationError as exc:
@@ -278,15 +456,20 @@ class RowSpec:
         row_key = None
         if self.row_key_column is not None:
             key_value = row.get(self.row_key_column)
+            key_column = user_column(self.row_key_column)
             if key_value is None or str(key_value).strip() == "":
-                problems.append(RowProblem(row_number, self.row_key_column, "the row key is empty"))
+                problems.append(RowProblem(row_number, key_column, "the row key is empty"))
             else:
                 row_key = str(key_value)
+                try:
+                    check_text(row_key, key_column)
+                except AltcraftValidationError as exc:
+                    problem(exc)
         if values["points_currency_iid"] is None and values["points_currency_eid"] is None:
             problems.append(
                 RowProblem(
                     row_number,
-                    "points_currency_eid",
+                    user_column("points_currency_eid"),
                     "is missing, and exactly-once sending looks eids up in the member's "
                     "transactions of one currency; add a points_currency_eid column, pass "
                     "points_currency_eid to the operator, or set the connection's "
@@ -296,8 +479,10 @@ class RowSpec:
         if problems or matching is None or amount is None:
             return problems
         given_eid = values.get("transaction_eid")
+        if isinstance(given_eid, int) and not isinstance(given_eid, bool):
+            given_eid = str(given_eid)  # a JSON or SQL number
         if given_eid is not None:
-            eid = str(given_eid)
+            eid = given_eid  # checked (a string without control characters) by build()
         elif row_key is not None:
             eid = str(uuid.uuid5(TRANSACTION_EID_NAMESPACE, f"{self.key_scope}\nrow\n{row_key}"))
         else:
@@ -342,26 +527,59 @@ class RowSpec:
         first = self._seen_eids.setdefault(digest, prepared.row_number)
         if first == prepared.row_number:
             return None
-        column = self.row_key_column if prepared.row_key is not None else None
+        column = "transaction_eid"
+        if prepared.row_key is not None and self.row_key_column is not None:
+            column = self.row_key_column
         return RowProblem(
             prepared.row_number,
-            column or "transaction_eid",
+            self._source_names().get(column, column),
             f"repeats the transaction of row {first}",
         )
 
+    def _source_names(self) -> dict[str, str]:
+        """The user's column of each renamed field (the first one mapped to it)."""
+        names: dict[str, str] = {}
+        for source, target in self.column_mapping.items():
+            names.setdefault(target, source)
+        return names
+
+    def _user_columns(
+        self, raw: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> Callable[[str], str]:
+        """How a problem names a field: the user's column it came from (a renamed one
+        included, present or missing), else the field's own name (a constant of the
+        operator, or a column with that very name)."""
+        present = {self.column_mapping.get(key, key): key for key in raw}
+        mapped = self._source_names()
+
+        def column(parameter: str) -> str:
+            if parameter in present:
+                return str(present[parameter])
+            if parameter in mapped and self.constants.get(parameter) is None:
+                return mapped[parameter]
+            return parameter
+
+        return column
+
     def _operation_and_amount(self, amount: object) -> tuple[PointsOperation, Decimal]:
-        """The operation of a row and its (positive) amount; by_sign reads it from the sign."""
+        """The operation of a row and its (positive) amount; by_sign reads it from the sign
+        (no padding around it: " -5" is refused, as " 5" is)."""
         from airflow_provider_altcraft.validation import parse_amount
 
         if self.operation != "by_sign":
             return self.operation, parse_amount(amount)
-        if isinstance(amount, str) and amount.strip().startswith("-"):
-            return "redeem", parse_amount(amount.strip()[1:])
+        if isinstance(amount, str) and amount.startswith("-"):
+            return "redeem", parse_amount(amount[1:])
         if isinstance(amount, (int, Decimal)) and not isinstance(amount, bool) and amount < 0:
             return "redeem", parse_amount(-amount)
-        if isinstance(amount, str) and amount.strip().startswith("+"):
-            amount = amount.strip()[1:]
+        if isinstance(amount, str) and amount.startswith("+"):
+            amount = amount[1:]
         return "accrue", parse_amount(amount)
+
+
+def _blank(value: object) -> bool:
+    """Missing, or an empty or blank string: both read as "not given" (same message)."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def position_namespace(dag_id: str, task_id: str, run_id: str, map_index: int) -> uuid.UUID:

@@ -484,15 +484,17 @@ class ProbeRun:
     # -- questions that move points (temporarily) ------------------------------------------------
 
     def _ask_writes(self) -> None:
-        self._step((F.DUPLICATE_EID, F.POINTS_ANSWER_FIELDS), self._ask_duplicate_eid)
+        self._step((F.DUPLICATE_EID,), self._ask_duplicate_eid)
         self._step((F.ALREADY_ROLLED_BACK,), self._ask_already_rolled_back)
         self._step((F.UNKNOWN_TRANSACTION,), self._ask_unknown_transaction)
         self._step((F.INSUFFICIENT,), self._ask_insufficient)
         self._step((F.COMMIT_ACCRUAL, F.ALREADY_COMMITTED), self._ask_commit_accrual)
         self._step((F.COMMIT_REDEMPTION,), self._ask_commit_redemption)
         self._step((F.TRANSACTION_FIELDS, F.STATE_FIELD, F.STATES, F.TYPES), self._ask_list)
-        if self._points_answer_keys and F.POINTS_ANSWER_FIELDS not in self.facts:
+        if self._points_answer_keys:
             self.facts[F.POINTS_ANSWER_FIELDS] = F.known(sorted(self._points_answer_keys))
+        else:
+            self.facts[F.POINTS_ANSWER_FIELDS] = F.unknown("no accrue/redeem answer arrived")
 
     def _rows_with_eid(self, eid: str) -> list[dict[str, Any]]:
         return [row for row in self._list_rows() if row.get("transaction_eid") == eid]
@@ -574,8 +576,6 @@ class ProbeRun:
     def _ask_duplicate_eid(self) -> None:
         amount = self.target.amount
         first = self._temp_post("accrual", "dup", amount)
-        if self._points_answer_keys:
-            self.facts[F.POINTS_ANSWER_FIELDS] = F.known(sorted(self._points_answer_keys))
         try:
             self._temp_post("accrual", "dup", amount)
         except AltcraftApiError as exc:
@@ -702,8 +702,8 @@ class ProbeRun:
                 states["rolled back"] = row.get(key)
         for made in self.committed:
             rows_of_eid = [r for r in own if r.get("transaction_eid") == made.eid]
-            if made.kind == "accrual" and len(rows_of_eid) > 1:
-                states["committed temporary accrual"] = rows_of_eid[0].get(key)
+            if len(rows_of_eid) > 1:
+                states[f"committed temporary {made.kind}"] = rows_of_eid[0].get(key)
                 states["new transaction of a commit"] = rows_of_eid[-1].get(key)
             elif rows_of_eid:
                 states[f"committed temporary {made.kind}"] = rows_of_eid[-1].get(key)

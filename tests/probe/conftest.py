@@ -43,6 +43,10 @@ class ProbeOutcome:
         facts: dict[str, Any] = self.profile["facts"]
         return facts
 
+    def facts_document(self) -> dict[str, Any]:
+        assert self.profile is not None, self.output
+        return self.profile
+
     def value(self, name: str) -> Any:
         fact = self.facts[name]
         assert fact["known"], f"{name}: {fact}\n{self.output}"

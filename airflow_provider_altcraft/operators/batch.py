@@ -52,6 +52,7 @@ from airflow_provider_altcraft.exceptions import (
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import eid_holder
 from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS, AltcraftBaseOperator
+from airflow_provider_altcraft.validation import check_output_path
 
 if TYPE_CHECKING:
     from airflow_provider_altcraft.models import AccountTransaction, PointsRequest
@@ -339,13 +340,20 @@ def send_rows(
 
 
 class ResultsWriter:
-    """Per-row results as CSV or JSON lines (chosen by the file name: .jsonl/.ndjson)."""
+    """Per-row results as CSV or JSON lines (chosen by the file name: .jsonl/.ndjson).
+
+    The file holds row keys and eids of other people's money: it is created owner-only
+    (0600), in directories created owner-only (0700), never through a symbolic link.
+    """
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
         self.path = path
         self._jsonl = path.lower().endswith((".jsonl", ".ndjson"))
-        self._file: IO[str] = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        descriptor = os.open(path, flags, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file (this task's earlier try) too
+        self._file: IO[str] = open(descriptor, "w", encoding="utf-8", newline="")  # noqa: SIM115
         if self._jsonl:
             import json
 
@@ -587,6 +595,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         if check_existing is None and ti.try_number > 1:
             check_existing = True  # an earlier try may have sent any row
         summary = BatchSummary(results_path=self.results_path or self._default_results_path(ti))
+        self._check_results_path(summary.results_path or "", ti.try_number)
         started = time.monotonic()
         writer = ResultsWriter(summary.results_path or "")
         try:
@@ -699,6 +708,21 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
                 f"errors per row in {summary.results_path}. A retry sends only what is missing."
             )
         self.log.warning("%d rows failed (allowed: %d)", summary.failed, allowed)
+
+    def _check_results_path(self, path: str, try_number: int) -> None:
+        """Before anything is sent: a path that can be written, and no file of another run
+        overwritten (on a first try an existing file is someone else's; a retry rewrites its
+        own earlier try's)."""
+        try:
+            check_output_path(path, "results_path")
+        except AltcraftValidationError as exc:
+            raise AirflowFailException(f"Invalid argument: {exc}") from None
+        if try_number <= 1 and os.path.exists(path):
+            raise AirflowFailException(
+                f"Invalid argument: results_path: {path!r} already exists, written by another "
+                "run; template the path with the run (e.g. '.../{{ run_id }}.csv') or remove "
+                "the file"
+            )
 
     @staticmethod
     def _default_results_path(ti: Any) -> str:

@@ -125,15 +125,15 @@ def test_faults_still_exactly_once(
 def test_retry_after_a_failed_try_sends_only_the_rest(
     batch_sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    """Try 1 fails: some answers are lost and the lookups that follow fail too, so those rows
-    end "failed" although Altcraft applied them. Try 2 (same task instance, so the same
-    position-derived eids) must find every row and send nothing."""
+    """Try 1 fails: some answers are lost and the lookups that follow fail too (every attempt
+    of the first ten), so those rows end "unknown" although Altcraft applied them. Try 2 (same
+    task instance, so the same position-derived eids) must find every row and send nothing."""
     rows = make_rows(120)
     batch_sandbox.set_faults(
         [
             {"kind": "drop_after", "rate": 0.2, "methods": ["loyalty/redeeme_points"]},
             {"kind": "http_503", "rate": 1.0, "methods": ["loyalty/account/transactions"],
-             "max_count": 12},
+             "max_count": 40},
         ],
         seed=3,
     )  # fmt: skip

@@ -286,7 +286,7 @@ def save_and_close(browser: Browser) -> None:
 
 
 def test_add_connection_form_in_chromium(
-    api_server: ApiServer, browser: Browser, sandbox: SandboxHandle, tmp_path: Path
+    browser: Browser, api_server: ApiServer, sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     conn_id = "altcraft_from_the_form"
     port = fill_add_connection_form(api_server, browser, sandbox, conn_id)
@@ -337,7 +337,7 @@ def test_add_connection_form_in_chromium(
 
 
 def test_values_set_in_the_form_are_saved_typed_and_pass_the_test(
-    api_server: ApiServer, browser: Browser, sandbox: SandboxHandle, tmp_path: Path
+    browser: Browser, api_server: ApiServer, sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     conn_id = "altcraft_form_values"
     fill_add_connection_form(api_server, browser, sandbox, conn_id)

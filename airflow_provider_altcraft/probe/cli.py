@@ -246,10 +246,14 @@ def main(argv: Sequence[str] | None = None, *, say: Callable[[str], None] | None
         if result.nothing_held:
             out("Nothing is left held by the probe.")
         elif result.nothing_held is False:
-            out("SOMETHING IS STILL HELD (a temporary transaction of the probe).")
+            out("SOMETHING IS STILL HELD or open (a temporary transaction of the probe).")
     if result.manual:
         out("Undo by hand (Altcraft UI or API), then check the member's balance:")
         for line in result.manual:
+            out(f"  - {line}")
+    if result.transactions:
+        out("Every transaction this run made (for checking):")
+        for line in result.transactions:
             out(f"  - {line}")
     if args.profile_out:
         document = profile_document(result, read_only=args.read_only, amount=str(amount))

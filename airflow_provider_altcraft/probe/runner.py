@@ -111,8 +111,8 @@ class Made:
     transaction_id: str | None = None
 
     def describe(self, currency: str) -> str:
-        ident = self.transaction_id or "(id unknown)"
-        return f"{self.kind} of {self.amount} {currency}, transaction_id {ident}, eid {self.eid}"
+        ident = self.transaction_id or "id unknown"
+        return f"{self.kind} of {self.amount} {currency}: transaction_id {ident}, eid {self.eid}"
 
 
 @dataclass
@@ -123,6 +123,8 @@ class ProbeResult:
     nothing_held: bool | None = None
     balance_note: str = ""
     manual: list[str] = field(default_factory=list)
+    #: When the balance is not restored: every transaction this run made, for checking.
+    transactions: list[str] = field(default_factory=list)
     aborted: str | None = None
 
     @property
@@ -815,18 +817,10 @@ class ProbeRun:
                 continue
             except AltcraftApiError as exc:
                 if not _is_refusal(exc):
-                    self.manual.append(
-                        f"roll back temporary transaction {transaction_id} "
-                        f"({made.describe(currency)}); it rolls back by itself "
-                        f"{self.target.temp_timeout_sec} s after it was made"
-                    )
+                    self.manual.append(self._undo_temp(transaction_id, made))
                     continue
             except AltcraftError:
-                self.manual.append(
-                    f"roll back temporary transaction {transaction_id} "
-                    f"({made.describe(currency)}); it rolls back by itself "
-                    f"{self.target.temp_timeout_sec} s after it was made"
-                )
+                self.manual.append(self._undo_temp(transaction_id, made))
                 continue
             # Refused: no longer temporary. A commit whose answer never came may have moved
             # the points: count it as committed, so that the balance is squared below.
@@ -865,9 +859,17 @@ class ProbeRun:
                     self.hook.cancel_transaction(transaction_id=made.transaction_id)
                 except AltcraftError as exc:
                     self.manual.append(
-                        f"cancel transaction {made.transaction_id} ({made.describe(currency)}): "
-                        f"the probe's cancel failed ({self.clean(str(exc))})"
+                        f"cancel transaction {made.transaction_id} (permanent {made.kind} of "
+                        f"{made.amount} {currency}, eid {made.eid}): the probe's cancel failed "
+                        f"({exc})"
                     )
+
+    def _undo_temp(self, transaction_id: str, made: Made) -> str:
+        return (
+            f"roll back temporary transaction {transaction_id} (temporary {made.kind} of "
+            f"{made.amount} {self.target.currency_label}, eid {made.eid}); Altcraft rolls it "
+            f"back by itself {self.target.temp_timeout_sec} s after it was made"
+        )
 
     def _final_check(self, result: ProbeResult) -> None:
         before = self._balance_before
@@ -888,7 +890,7 @@ class ProbeRun:
             f"total {total0} -> {total1}, active {active0} -> {active1} "
             f"({self.target.currency_label})"
         )
-        if not (result.balance_restored and result.nothing_held):
+        if not (result.balance_restored and result.nothing_held) or self.manual:
             self._list_everything(result)
 
     def _list_everything(self, result: ProbeResult) -> None:
@@ -896,6 +898,5 @@ class ProbeRun:
         so that a human can undo exactly what is left."""
         currency = self.target.currency_label
         for made in self.made + [m for m in self.committed if m not in self.made]:
-            line = f"check {made.describe(currency)}"
-            if line not in self.manual:
-                self.manual.append(line)
+            permanent = "permanent" if made in self.committed else "temporary"
+            result.transactions.append(f"{permanent} {made.describe(currency)}")

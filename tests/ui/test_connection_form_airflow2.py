@@ -103,16 +103,13 @@ def read_back(webapp: Any, conn_id: str) -> dict[str, Any]:
     return connection
 
 
-def test_button(webapp: Any, **fields: Any) -> dict[str, Any]:
+def press_test_button(webapp: Any, **fields: Any) -> dict[str, Any]:
     """POST /api/v1/connections/test as the form's script does (non-empty fields only)."""
     body = {"conn_type": "altcraft", **fields}
     response = webapp.post("/api/v1/connections/test", json=body)
     assert response.status_code == 200, response.json
     result: dict[str, Any] = response.json
     return result
-
-
-test_button.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def test_an_untouched_form_saves_no_extra_and_the_connection_passes_its_test(
@@ -124,7 +121,7 @@ def test_an_untouched_form_saves_no_extra_and_the_connection_passes_its_test(
     assert saved["extra"] in (None, "", "{}")
     assert saved["host"] == sandbox.url
 
-    result = test_button(
+    result = press_test_button(
         webapp,
         connection_id="altcraft_af2_defaults",
         host=sandbox.url,
@@ -161,7 +158,7 @@ def test_values_typed_in_the_form_are_saved_unmasked_and_reach_the_hook(
     }
     # The script sends each custom field under both names.
     extra = {**typed, **{key.removeprefix("extra__altcraft__"): v for key, v in typed.items()}}
-    result = test_button(
+    result = press_test_button(
         webapp,
         connection_id="altcraft_af2_typed",
         host=sandbox.url,
@@ -175,7 +172,7 @@ def test_values_typed_in_the_form_are_saved_unmasked_and_reach_the_hook(
 def test_a_wrong_token_fails_the_test_with_the_hooks_refusal(
     webapp: Any, sandbox: SandboxHandle
 ) -> None:
-    result = test_button(
+    result = press_test_button(
         webapp,
         connection_id="altcraft_af2_wrong",
         host=sandbox.url,

@@ -57,14 +57,11 @@ def read_connection(api: ApiServer, conn_id: str) -> dict[str, Any]:
     return connection
 
 
-def test_connection(api: ApiServer, **body: Any) -> dict[str, Any]:
+def run_connection_test(api: ApiServer, **body: Any) -> dict[str, Any]:
     response = api.call("POST", "/api/v2/connections/test", json={"conn_type": "altcraft", **body})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
-
-
-test_connection.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def token_checks(sandbox: SandboxHandle) -> list[dict[str, Any]]:
@@ -132,7 +129,7 @@ def test_a_connection_saved_as_the_form_sends_it_passes_its_own_test(
 
     # The list's Test button posts the connection as read back (token masked: the server
     # uses the stored one).
-    result = test_connection(
+    result = run_connection_test(
         api_server,
         connection_id="altcraft_form_defaults",
         host=saved["host"],
@@ -142,7 +139,7 @@ def test_a_connection_saved_as_the_form_sends_it_passes_its_own_test(
 
     assert result == {"status": True, "message": OK_MESSAGE}
     checks = token_checks(sandbox)
-    # One read with the connection's token, one with a made-up one; the token in the body.
+    # One read with the connection's token (accepted), one with a made-up one (refused).
     assert len(checks) == 2, sandbox.requests()
     assert all(entry["http_status"] == 200 for entry in checks)
 
@@ -150,7 +147,7 @@ def test_a_connection_saved_as_the_form_sends_it_passes_its_own_test(
 def test_a_wrong_token_fails_the_test_with_the_hooks_refusal(
     api_server: ApiServer, sandbox: SandboxHandle
 ) -> None:
-    result = test_connection(
+    result = run_connection_test(
         api_server,
         connection_id="altcraft_wrong_token",
         host=sandbox.url,
@@ -180,7 +177,7 @@ def test_extras_set_in_the_form_reach_the_hook(
         "default_points_currency_eid": "stars",
     }
 
-    result = test_connection(
+    result = run_connection_test(
         api_server,
         connection_id="altcraft_form_values",
         host=sandbox.url,
@@ -195,7 +192,7 @@ def test_extras_set_in_the_form_reach_the_hook(
 def test_a_bad_extra_fails_the_test_naming_the_field(
     api_server: ApiServer, sandbox: SandboxHandle
 ) -> None:
-    result = test_connection(
+    result = run_connection_test(
         api_server,
         connection_id="altcraft_bad_extra",
         host=sandbox.url,

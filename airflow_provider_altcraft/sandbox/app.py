@@ -140,12 +140,14 @@ class SandboxApp:
                 return self._when_durable(response)
             return response
         if path.startswith("/_sandbox/"):
-            if self.journal is None or request.method != "POST":
+            if self.journal is None:
                 return self._control(self, request)
             before = self.journal.store.fingerprint(self)
             response = self._control(self, request)
-            if self.journal.store.fingerprint(self) != before:  # reset, seed, config
-                return self._when_durable(response, snapshot=True)
+            if request.method == "POST" and self.journal.store.fingerprint(self) != before:
+                return self._when_durable(response, snapshot=True)  # reset, seed, config
+            if self.journal.pending:  # never show a write that could still be lost
+                return self._when_durable(response)
             return response
         return json_response(404, {"error": 404, "error_text": "Not found", "data": None})
 

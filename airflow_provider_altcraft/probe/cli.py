@@ -135,8 +135,10 @@ def plan(args: argparse.Namespace) -> list[str]:
     ]
     if not args.read_only:
         lines += [
-            "cleanup: roll back anything still temporary; if only one half was committed, "
-            "cancel it (loyalty/cancel_transaction)",
+            "only if an answer to an accrual/redemption/commit is lost: "
+            "loyalty/account/transactions to look its eid up",
+            "cleanup: roll back anything still temporary (by id, or by eid after a lost "
+            "answer); if only one half was committed, cancel it (loyalty/cancel_transaction)",
             "loyalty/account/balance of the member: must equal the first reading, nothing held",
         ]
     return lines

@@ -180,6 +180,7 @@ class ProbeRun:
         self.uncertain: dict[str, Made] = {}  # eid -> answer lost, not found yet
         self.committed: list[Made] = []  # permanent now (holder ids)
         self.known_ids: set[str] = set()
+        self._commit_attempted: set[str] = set()
         self.manual: list[str] = []
         self._scrubs: dict[str, str] = {}
         self._variant_hooks: list[AltcraftHook] = []
@@ -328,9 +329,7 @@ class ProbeRun:
             raise ProbeAbort(f"the API cannot be reached: {exc}") from None
         try:
             self._balance_before = self._balance()
-        except AltcraftApiError as exc:
-            raise ProbeAbort(f"the member's balance cannot be read: {exc}") from None
-        except AltcraftError as exc:
+        except (AltcraftError, ProbeUnknown) as exc:
             raise ProbeAbort(f"the member's balance cannot be read: {exc}") from None
 
     def _balance(self) -> tuple[Decimal, Decimal]:
@@ -639,6 +638,7 @@ class ProbeRun:
     def _commit(self, operation: str, step: str, fact: str) -> tuple[str, Made]:
         temp_id = self._temp_post(operation, step, self.target.amount)
         made = self.open_temps[temp_id]
+        self._commit_attempted.add(temp_id)
         result = self.hook.commit_transaction(transaction_id=temp_id)
         # Committed: from here on the points have moved.
         self.open_temps.pop(temp_id, None)
@@ -822,9 +822,12 @@ class ProbeRun:
             except AltcraftError:
                 self.manual.append(self._undo_temp(transaction_id, made))
                 continue
-            # Refused: no longer temporary. A commit whose answer never came may have moved
-            # the points: count it as committed, so that the balance is squared below.
+            # Refused: no longer temporary (rolled back or expired already, or committed). A
+            # commit whose answer never came may have moved the points: count it as
+            # committed, so that the balance is squared below.
             self.open_temps.pop(transaction_id, None)
+            if transaction_id not in self._commit_attempted:
+                continue
             if any(m.eid == made.eid for m in self.committed):
                 continue
             self.committed.append(made)

@@ -164,6 +164,10 @@ def main() -> None:
             plain = statistics.median(results[("default", connections)])
             safe = statistics.median(results[("durable", connections)])
             print(f"| {connections} | {plain:,.0f} | {safe:,.0f} | {safe / plain:.0%} |")
+        for (name, connections), rates in results.items():
+            rounds = ", ".join(f"{r:,.0f}" for r in rates)
+            print(f"  rounds: {name}, {connections} connection(s): {rounds}")
+        print(f"  redemptions sent: {next(_EIDS):,} (the ledgers grow during the run)")
 
         print("\nwrite + fsync of one whole snapshot (the rejected per-write design)")
         print("| ledger transactions | snapshot size | write + fsync | max writes/s |")
@@ -172,7 +176,7 @@ def main() -> None:
             seconds, size_bytes = snapshot_cost(size, directory)
             print(
                 f"| {size:,} | {size_bytes / 1e6:.1f} MB | {seconds * 1000:,.1f} ms | "
-                f"{1 / seconds:,.0f} |"
+                f"{1 / seconds:,.1f} |"
             )
 
 

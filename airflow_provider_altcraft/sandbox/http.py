@@ -128,7 +128,7 @@ class _Refused(Exception):
 
 def _content_length(values: list[str]) -> int:
     """The body length from every ``Content-Length`` value (repeated headers, comma lists)."""
-    items = [item.strip() for value in values for item in value.split(",")]
+    items = [item.strip(" \t") for value in values for item in value.split(",")]
     if not items or not all(_DIGITS.fullmatch(item) for item in items):
         raise _Refused(400, "Invalid Content-Length")
     if any(len(item) > 18 for item in items):  # int() of 4301+ digits raises; all > 10 MB
@@ -215,6 +215,8 @@ class _Connection(asyncio.Protocol):
         self._buf += data
         if not self._busy:
             self._process()
+        elif len(self._buf) > MAX_HEAD + MAX_BODY and self._transport is not None:
+            self._transport.pause_reading()  # pipelined bytes behind a slow answer: bounded
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -309,6 +311,8 @@ class _Connection(asyncio.Protocol):
         self._busy = False
         self._finish(request, response, keep_alive, started)
         if not self._closed:
+            if self._transport is not None and not self._transport.is_reading():
+                self._transport.resume_reading()
             self._process()
 
     def _finish(self, request: Request, response: Response, keep_alive: bool, start: float) -> None:

@@ -135,3 +135,37 @@ def test_a_member_that_does_not_exist_stops_the_probe_before_any_write(
     assert code == 1
     assert "STOPPED" in "\n".join(lines)
     assert {e["method"] for e in sandbox.requests()} <= READS
+
+
+def test_a_connection_sending_the_token_in_the_header(
+    sandbox: SandboxHandle, run_probe: RunProbe
+) -> None:
+    outcome = run_probe(auth_placement="header")
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.value("auth_header") == "accept"
+
+    # A server that refuses the header: the probe stops at its first call, nothing written.
+    sandbox.configure(auth_header="refuse")
+    sandbox.clear_requests()
+    refused = run_probe(auth_placement="header")
+    assert refused.exit_code == 1
+    assert "STOPPED" in refused.output and "token was refused" in refused.output
+    assert [e["method"] for e in sandbox.requests()] == ["tasks/status"]
+
+
+def test_other_matching_modes_and_the_number_of_requests(
+    sandbox: SandboxHandle, run_probe: RunProbe
+) -> None:
+    before = member_balance(sandbox)
+    outcome = run_probe("--member", "profile_id:p-1")  # the later --member wins
+
+    assert outcome.exit_code == 0, outcome.output
+    assert member_balance(sandbox) == before
+    assert outcome.facts["email_matching"] == {
+        "known": False,
+        "reason": "the member is not matched by e-mail",
+    }
+    assert outcome.value("duplicate_eid") == "accept"
+    assert "p-1" not in outcome.profile_text
+    # A small, bounded number of calls (docs/probe.md: "about thirty"), one at a time.
+    assert 20 <= len(sandbox.requests()) <= 45, len(sandbox.requests())

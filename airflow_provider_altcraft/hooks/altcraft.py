@@ -183,6 +183,11 @@ class AltcraftHook(BaseHook):
     def _throttle(self) -> Throttle:
         return Throttle(self.settings.max_requests_per_second, self.settings.pool_maxsize)
 
+    def limit_in_flight(self, requests: int) -> None:
+        """At most ``requests`` requests of this hook in flight at once, from any thread
+        (default: the connection pool's size); the limit adapts below it under overload."""
+        self._throttle.cap(requests)
+
     def close(self) -> None:
         """Close pooled connections (the hook can be used again afterwards)."""
         if "session" in self.__dict__:
@@ -273,10 +278,12 @@ class AltcraftHook(BaseHook):
         while True:
             attempt += 1
             retries_left = settings.max_retries - attempt + 1
-            self._throttle.wait()
-            started = time.monotonic()
             try:
-                with self._throttle.in_flight():
+                with self._throttle.in_flight() as generation:
+                    # Paced inside the place: a pause ordered while this thread waited for a
+                    # place still holds it back.
+                    self._throttle.wait()
+                    started = time.monotonic()
                     response = self.session.post(
                         url,
                         data=data,
@@ -328,7 +335,8 @@ class AltcraftHook(BaseHook):
                         if retry_after is not None:
                             self._throttle.pause(delay)  # as asked: every thread waits
                         else:
-                            self._throttle.overloaded()  # fewer in flight; this thread backs off
+                            # Fewer in flight; this thread backs off.
+                            self._throttle.overloaded(generation)
                     earlier_attempt_lost = earlier_attempt_lost or not not_processed
                     self.log.warning(
                         "Altcraft %s: HTTP %s; retrying in %.1f s (%d left)",

@@ -6,10 +6,12 @@ Three things slow requests down:
 * a pause that a 429 / 503 ``Retry-After`` imposes on every thread, exactly as long as the
   server asked (capped by the connection): when Altcraft says "slow down" to one worker, the
   others must not keep hammering it;
-* an adaptive limit on requests in flight (additive increase, multiplicative decrease): an
-  overload answer *without* ``Retry-After`` halves it, each success grows it back by about one
-  per round trip. A sporadic 503 then costs one thread its backoff and trims concurrency a
-  little, instead of stalling every thread for the whole backoff.
+* an adaptive limit on requests in flight (additive increase, multiplicative decrease, as
+  TCP's congestion window): an overload answer *without* ``Retry-After`` cuts it by a quarter,
+  at most once per round trip (answers to requests sent before the cut do not cut again), and
+  each success grows it back by about one per round trip. A sporadic 503 then costs one
+  thread its backoff and trims concurrency a little, instead of stalling every thread for the
+  whole backoff; sustained overload still drives it down to one request at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ class Throttle:
         self._limit = float(self._max_in_flight)
         self._in_flight = 0
         self._room = threading.Condition(self._lock)
+        # Bumped by every cut: an answer to a request sent before it says nothing new.
+        self._generation = 0
+
+    def cap(self, max_in_flight: int) -> None:
+        """Never more than ``max_in_flight`` requests in flight (the limit adapts below it)."""
+        with self._room:
+            self._max_in_flight = max(1, max_in_flight)
+            self._limit = min(self._limit, float(self._max_in_flight))
 
     @property
     def limit(self) -> int:
@@ -49,14 +59,16 @@ class Throttle:
             time.sleep(delay)
 
     @contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """Hold one of the in-flight places for the duration of a request."""
+    def in_flight(self) -> Iterator[int]:
+        """Hold one of the in-flight places for the duration of a request; yields the
+        generation to pass to :meth:`overloaded`."""
         with self._room:
             while self._in_flight >= self.limit:
                 self._room.wait()
             self._in_flight += 1
+            generation = self._generation
         try:
-            yield
+            yield generation
         finally:
             with self._room:
                 self._in_flight -= 1
@@ -70,10 +82,14 @@ class Throttle:
             self._limit = min(float(self._max_in_flight), self._limit + 1.0 / self._limit)
             self._room.notify_all()
 
-    def overloaded(self) -> None:
-        """Multiplicative decrease after an overload answer that named no ``Retry-After``."""
+    def overloaded(self, generation: int | None = None) -> None:
+        """Multiplicative decrease after an overload answer that named no ``Retry-After``,
+        unless the request was sent before the last cut (``generation``)."""
         with self._room:
-            self._limit = max(1.0, self._limit / 2)
+            if generation is not None and generation != self._generation:
+                return
+            self._generation += 1
+            self._limit = max(1.0, self._limit * 0.75)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller back for ``seconds`` from now (never shortens a longer pause)."""

@@ -5,8 +5,10 @@ How a run goes:
 1. Every row is validated in one streaming pass, before any HTTP call; all bad rows are
    reported together (row number, column, problem). ``invalid_rows="fail"`` stops here.
 2. The source is read again and the valid rows are sent by a thread pool over ONE hook (one
-   keep-alive session; a 429/503 Retry-After pauses every thread). At most ``concurrency``
-   rows are in flight: workers pull rows from the stream, so memory stays flat.
+   keep-alive session; a 429/503 Retry-After pauses every thread, an overload answer without
+   one trims the hook's in-flight limit). At most ``concurrency`` requests are in flight; the
+   pool has twice as many workers, so a row waiting out its backoff never idles a place.
+   Workers pull rows from the stream, so memory stays flat.
 3. Every row gets a deterministic ``transaction_eid`` (its own column, a uuid5 of its row key,
    or a uuid5 of its position in this task instance). When that eid may already be in
    Altcraft (a retried task, a row key or eid from the input) the member's transactions are
@@ -260,6 +262,9 @@ def send_rows(
     from concurrent.futures import ThreadPoolExecutor, wait
 
     hook.session  # noqa: B018  # create the shared session before the threads race for it
+    hook.limit_in_flight(concurrency)
+    # Twice the places: a worker sleeping out its row's backoff holds no place in flight.
+    workers_count = 2 * concurrency
     index = EidIndex(hook)
     # Rows are read in the calling thread (a DB-API cursor must stay in the thread that
     # opened it) and handed over through a short queue: memory stays flat.
@@ -314,8 +319,8 @@ def send_rows(
             except queue.Full:
                 tick()
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="altcraft-batch") as pool:
-        workers = [pool.submit(worker) for _ in range(concurrency)]
+    with ThreadPoolExecutor(workers_count, thread_name_prefix="altcraft-batch") as pool:
+        workers = [pool.submit(worker) for _ in range(workers_count)]
         try:
             for row in rows:
                 if stop.is_set():

@@ -96,26 +96,39 @@ def test_a_server_echoing_the_token_never_gets_it_into_a_message(
     assert "ann@example.com" not in message
 
 
-def test_the_in_flight_limit_halves_on_overload_and_grows_back_on_success() -> None:
+def test_the_in_flight_limit_shrinks_on_overload_and_grows_back_on_success() -> None:
     throttle = Throttle(None, max_in_flight=16)
 
     throttle.overloaded()
     throttle.overloaded()
-    assert throttle.limit == 4
-    for _ in range(4 + 5 + 6 + 7):  # about one more place per round trip of successes
+    assert throttle.limit == 9  # 16 * 0.75 * 0.75
+    for _ in range(9 + 10 + 11):  # about one more place per round trip of successes
         throttle.succeeded()
-    assert 6 <= throttle.limit <= 8
+    assert 11 <= throttle.limit <= 12
     for _ in range(1000):
         throttle.succeeded()
     assert throttle.limit == 16  # never above the pool
-    for _ in range(10):
+    for _ in range(20):
         throttle.overloaded()
     assert throttle.limit == 1  # never below one
 
 
+def test_answers_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
+    throttle = Throttle(None, max_in_flight=16)
+    with throttle.in_flight() as first, throttle.in_flight() as second:
+        throttle.overloaded(first)
+        throttle.overloaded(second)  # the same round trip: no second cut
+    assert throttle.limit == 12
+    with throttle.in_flight() as later:
+        throttle.overloaded(later)
+    assert throttle.limit == 9
+
+
 def test_the_in_flight_limit_is_enforced_across_threads() -> None:
     throttle = Throttle(None, max_in_flight=8)
-    throttle.overloaded()  # 4 places
+    throttle.overloaded()
+    throttle.overloaded()
+    throttle.overloaded()  # 8 * 0.75 ** 3 = 3.4: 3 places
     inside, peak, lock, release = 0, 0, threading.Lock(), threading.Event()
 
     def request() -> None:
@@ -133,8 +146,8 @@ def test_the_in_flight_limit_is_enforced_across_threads() -> None:
         thread.start()
     threading.Event().wait(0.2)
     with lock:
-        assert inside == 4
+        assert inside == 3
     release.set()
     for thread in threads:
         thread.join(5)
-    assert peak == 4
+    assert peak == 3

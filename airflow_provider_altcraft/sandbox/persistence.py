@@ -320,6 +320,7 @@ class Journal:
     async def wait(self) -> None:
         """Until everything appended so far is durable (raises if writing it failed)."""
         if self.failure is not None:
+            self.durable = self.appended  # this write fails; reads after it need not wait
             raise self.failure
         if not self.pending and not self._snapshot_wanted:
             return
@@ -381,6 +382,7 @@ class Journal:
                 self.failure = OSError(f"durable state file not written: {exc!r}")
                 print(f"altcraft-sandbox: {self.failure}", file=sys.stderr, flush=True)
                 self._lines, self._snapshot_wanted = [], False
+                self.durable = self.appended  # failed, not pending: reads go on working
                 self._release(self.failure)
                 return
             self.durable = max(self.durable, upto)

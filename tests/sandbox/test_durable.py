@@ -222,3 +222,45 @@ def test_durable_needs_a_state_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--durable needs --state-file" in capsys.readouterr().err
     with pytest.raises(Exception, match="state_file"), run_sandbox(durable=True):
         pass
+
+
+def test_a_write_whose_answer_a_fault_drops_is_durable_too(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with run_sandbox(token=TOKEN, seed=SEED_EXAMPLE, state_file=state, durable=True) as sb:
+        sb.set_faults([{"kind": "drop_after", "methods": ["loyalty/redeeme_points"]}])
+        body = {
+            "token": TOKEN,
+            "loyalty_program_id": 1,
+            **P1,
+            "amount": "1",
+            "transaction_eid": "x",
+        }
+        with pytest.raises(requests.ConnectionError):
+            requests.post(f"{sb.url}/api/v1.1/loyalty/redeeme_points", json=body, timeout=10)
+        kill_9(sb)
+    with run_sandbox(token=TOKEN, state_file=state) as sb:
+        assert [t["transaction_eid"] for t in sb.transactions(source_type="api")] == ["x"]
+
+
+def test_a_failing_disk_fails_the_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: StateFile, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(StateFile, "append_journal", broken)
+    state = tmp_path / "state.json"
+    with (
+        run_sandbox(
+            token=TOKEN, seed=SEED_EXAMPLE, state_file=state, durable=True, in_process=True
+        ) as sb,
+        requests.Session() as session,
+    ):
+        body = {"token": TOKEN, "loyalty_program_id": 1, **P1, "amount": "1"}
+        for _ in range(2):  # the first failure, then every later write
+            answer = session.post(
+                f"{sb.url}/api/v1.1/loyalty/redeeme_points", json=body, timeout=10
+            )
+            assert answer.status_code == 500
+            assert answer.json()["error_text"] == "State file could not be written"
+        reads = session.post(f"{sb.url}/api/v1.1/loyalty/account/balance", json=body, timeout=10)
+        assert reads.status_code == 200  # reads still work
+        assert sb.health()

@@ -33,6 +33,7 @@ TRANSACTION_FIELDS = "transaction_fields"
 STATE_FIELD = "transaction_state_field"
 STATES = "transaction_states"
 TYPES = "transaction_types"
+LIST_ORDER = "transaction_list_order"
 COMMIT_ACCRUAL = "commit_temporary_accrual"
 COMMIT_REDEMPTION = "commit_temporary_redemption"
 ALREADY_COMMITTED = "already_committed"
@@ -265,6 +266,15 @@ def _rate(fact: Mapping[str, Any]) -> str:
     return "429 is retried after Retry-After (capped by retry_after_max); all threads pause"
 
 
+def _order(fact: Mapping[str, Any]) -> str:
+    if _value(fact) == "newest_first":
+        return (
+            "the provider takes the LAST listed row of an eid as the one holding the points "
+            "(the newest): on this server that is the oldest, so eid lookups need changing"
+        )
+    return "eid lookups take the last listed row of an eid as the newest: correct here"
+
+
 def _fields(fact: Mapping[str, Any]) -> str:
     fields = set(_value(fact) or ())
     if "transaction_eid" not in fields:
@@ -330,6 +340,13 @@ QUESTIONS: tuple[Question, ...] = (
         "transaction_type values",
         "'accrual' (guide example); sandbox: accrual, redeem",
         _types,
+    ),
+    Question(
+        LIST_ORDER,
+        "order of account/transactions",
+        "oldest first (from_id returns the ids after it); sandbox: oldest first",
+        _order,
+        writes=True,
     ),
     Question(
         COMMIT_ACCRUAL,

@@ -491,7 +491,9 @@ class ProbeRun:
         self._step((F.INSUFFICIENT,), self._ask_insufficient)
         self._step((F.COMMIT_ACCRUAL, F.ALREADY_COMMITTED), self._ask_commit_accrual)
         self._step((F.COMMIT_REDEMPTION,), self._ask_commit_redemption)
-        self._step((F.TRANSACTION_FIELDS, F.STATE_FIELD, F.STATES, F.TYPES), self._ask_list)
+        self._step(
+            (F.TRANSACTION_FIELDS, F.STATE_FIELD, F.STATES, F.TYPES, F.LIST_ORDER), self._ask_list
+        )
         if self._points_answer_keys:
             self.facts[F.POINTS_ANSWER_FIELDS] = F.known(sorted(self._points_answer_keys))
         else:
@@ -650,7 +652,9 @@ class ProbeRun:
             listed = [str(row.get("transaction_id")) for row in self._rows_with_eid(made.eid)]
         except AltcraftError:
             listed = None
-        holder = answered or (listed[-1] if listed else None)
+        others = [i for i in listed or () if i != temp_id]
+        # The list's order is not published: the holder is the id that is not the temporary.
+        holder = answered or (others[-1] if others else temp_id if listed else None)
         committed = Made(operation, made.amount, made.eid, holder or temp_id)
         self.committed.append(committed)
         if holder is not None:
@@ -682,6 +686,15 @@ class ProbeRun:
             raise ProbeUnknown("the member's list shows none of the probe's transactions")
         self._record_fields(own)
         by_id = {str(row.get("transaction_id")): row for row in own}
+        position = {str(row.get("transaction_id")): index for index, row in enumerate(rows)}
+        made_order = [m.transaction_id for m in self.made if m.transaction_id in position]
+        places = [position[str(i)] for i in made_order]
+        if len(places) >= 2 and places == sorted(places):
+            self.facts[F.LIST_ORDER] = F.known("oldest_first")
+        elif len(places) >= 2 and places == sorted(places, reverse=True):
+            self.facts[F.LIST_ORDER] = F.known("newest_first")
+        else:
+            self.facts[F.LIST_ORDER] = F.unknown("the probe's transactions are listed out of order")
         types: dict[str, Any] = {}
         for made in self.committed:
             row = by_id.get(str(made.transaction_id))
@@ -703,12 +716,13 @@ class ProbeRun:
             if made.eid.endswith("-dup") and "rolled back" not in states:
                 states["rolled back"] = row.get(key)
         for made in self.committed:
-            rows_of_eid = [r for r in own if r.get("transaction_eid") == made.eid]
-            if len(rows_of_eid) > 1:
-                states[f"committed temporary {made.kind}"] = rows_of_eid[0].get(key)
-                states["new transaction of a commit"] = rows_of_eid[-1].get(key)
-            elif rows_of_eid:
-                states[f"committed temporary {made.kind}"] = rows_of_eid[-1].get(key)
+            temp = next((m for m in self.made if m.eid == made.eid and m.transaction_id), None)
+            temp_row = by_id.get(str(temp.transaction_id)) if temp is not None else None
+            if temp_row is not None:
+                states[f"committed temporary {made.kind}"] = temp_row.get(key)
+            holder_row = by_id.get(str(made.transaction_id))
+            if holder_row is not None and holder_row is not temp_row:
+                states["new transaction of a commit"] = holder_row.get(key)
         self.facts[F.STATES] = F.known(states)
 
     # -- export --------------------------------------------------------------------------------

@@ -197,6 +197,8 @@ def unreplayable(profile: Mapping[str, Any]) -> list[str]:
     answer = _value(facts, "points_answer_fields")
     if isinstance(answer, list) and sorted(answer) != SANDBOX_POINTS_ANSWER:
         gaps.append(f"points_answer_fields: the server answers {sorted(answer)}")
+    if _value(facts, "transaction_list_order") == "newest_first":
+        gaps.append("transaction_list_order: the server lists the newest first; the sandbox oldest")
     rate = _value(facts, "rate_limit")
     if rate is not None:
         gaps.append(

@@ -183,6 +183,7 @@ def test_what_the_sandbox_cannot_replay_is_listed() -> None:
         transaction_states=F.known({"rolled back": "ROLLBACK"}),
         points_answer_fields=F.known(["transaction_id"]),
         rate_limit=F.known({"http_status": 429, "retry_after": ["5"]}),
+        transaction_list_order=F.known("newest_first"),
         currency_when_omitted=F.known("refuse", refusal=refusal(400, "Currency?")),
     )
 
@@ -202,6 +203,7 @@ def test_what_the_sandbox_cannot_replay_is_listed() -> None:
         "points_answer_fields",
         "rate_limit",
         "currency_when_omitted",
+        "transaction_list_order",
     }
 
 

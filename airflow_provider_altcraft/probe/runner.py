@@ -281,6 +281,8 @@ class ProbeRun:
             reason = str(exc)
         except AltcraftError as exc:
             reason = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # an answer nobody foresaw: the run goes on, and cleans up
+            reason = f"unexpected {type(exc).__name__}: {exc}"
         for name in produces:
             if name not in self.facts:
                 self.facts[name] = F.unknown(

@@ -169,3 +169,25 @@ def test_other_matching_modes_and_the_number_of_requests(
     assert "p-1" not in outcome.profile_text
     # A small, bounded number of calls (docs/probe.md: "about thirty"), one at a time.
     assert 20 <= len(sandbox.requests()) <= 45, len(sandbox.requests())
+
+
+def test_reading_a_profile_imports_no_airflow() -> None:
+    code = (
+        "import sys\n"
+        "import airflow_provider_altcraft.probe.profile\n"
+        "import airflow_provider_altcraft.sandbox.profile\n"
+        "import airflow_provider_altcraft.probe.cli\n"
+        "loaded = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
+        "print(loaded)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from types import TracebackType
+from typing import Any
 
 from airflow_provider_altcraft.export_csv import (
     OPTIONAL_COLUMNS,
@@ -20,8 +22,10 @@ from airflow_provider_altcraft.reconcile.common import (
     lower_keys,
 )
 
-__all__ = ["BaseReconciler", "ExportPeriod"]
+__all__ = ["NULL_MARKER", "BaseReconciler", "ExportPeriod"]
 
+#: How a CSV of warehouse rows marks NULL (so that an empty text stays an empty text).
+NULL_MARKER = "\\N"
 #: ``add_export``'s period: a half-open datetime period, two inclusive dates, or None.
 ExportPeriod = PeriodLike | tuple[date, date] | None
 
@@ -102,8 +106,20 @@ class BaseReconciler:
 
     def add_warehouse_csv(self, path: str | os.PathLike[str]) -> int:
         """Load the warehouse's transactions from a CSV with a header row and the
-        :class:`TransactionRow` columns in order, as PostgreSQL's ``COPY ... TO STDOUT (FORMAT
-        csv, HEADER)`` writes it (an unquoted empty field is NULL); returns how many."""
+        :class:`TransactionRow` columns in order, NULL written ``\\N``, as PostgreSQL's
+        ``COPY ... TO STDOUT (FORMAT csv, HEADER, NULL '\\N')`` writes it; returns how many."""
+        raise NotImplementedError
+
+    def add_warehouse_sqlite(
+        self,
+        connection: sqlite3.Connection,
+        sql: str,
+        parameters: Any,
+        columns: Sequence[str | None],
+    ) -> int:
+        """Load the result of ``sql`` on a SQLite warehouse ``connection`` in bulk (no Python
+        code per row); ``columns``: the result's columns in :class:`TransactionRow` order
+        (None for a field the warehouse lacks). Returns how many."""
         raise NotImplementedError
 
     def match(self) -> dict[str, int]:

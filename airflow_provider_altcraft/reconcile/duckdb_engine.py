@@ -2,9 +2,8 @@
 'airflow-provider-altcraft[duckdb]'``), imported only when a reconciliation runs.
 
 The export CSV and the warehouse's bulk output are read by DuckDB's own parallel CSV reader,
-the joins are hash joins, and a memory limit makes DuckDB spill to a directory beside its
-database file instead of growing: peak memory stays flat from one million rows to tens of
-millions.
+the joins are hash joins, and a memory limit makes DuckDB spill to a scratch directory
+instead of growing: peak memory stays flat from one million rows to tens of millions.
 """
 
 from __future__ import annotations
@@ -21,16 +20,20 @@ from airflow_provider_altcraft.reconcile.sql_engine import SQLReconciler, litera
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBReconciler"]
 
 #: DuckDB's buffer pool; beyond it, joins and sorts spill to disk.
-DEFAULT_MEMORY_LIMIT = "160MB"
+DEFAULT_MEMORY_LIMIT = "64MB"
+#: The CSV reader's buffer per thread (its default, 16 MiB, is a large part of a small limit).
+CSV_BUFFER = 4 << 20
 #: Rows fetched per round trip when streaming the differences.
 FETCH_ROWS = 10_000
 
 
 class DuckDBReconciler(SQLReconciler):
-    """The DuckDB engine. The database file at ``path`` is created (it must not exist) and
-    removed on exit, with its spill directory.
+    """The DuckDB engine: an in-memory database that spills to the directory ``path`` +
+    ``.spill`` (removed on exit) beyond its memory limit.
 
-    :param memory_limit: DuckDB's memory limit (e.g. ``"160MB"``, ``"1GB"``).
+    :param memory_limit: DuckDB's memory limit (e.g. ``"64MB"``, ``"1GB"``); more is faster
+        for tens of millions of rows, less than 64MB can fail with DuckDB's out-of-memory
+        error (some operators need pinned blocks per thread).
     :param threads: DuckDB's threads (default: one per core).
     """
 
@@ -53,16 +56,17 @@ class DuckDBReconciler(SQLReconciler):
             "memory_limit": memory_limit,
             "temp_directory": str(self.spill),
             "preserve_insertion_order": True,
+            # Give freed memory back instead of keeping it per thread (RSS, not speed).
+            "allocator_flush_threshold": "8MB",
         }
         if threads:
             config["threads"] = threads
-        self.db = duckdb.connect(str(self.path), config=config)
+        # In memory, spilling to ``spill`` beyond the limit: no database file to write.
+        self.db = duckdb.connect(":memory:", config=config)
         self.setup()
 
     def close(self) -> None:
         self.db.close()
-        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
-            path.unlink(missing_ok=True)
         shutil.rmtree(self.spill, ignore_errors=True)
 
     def execute(self, sql: str, parameters: Any = None) -> None:
@@ -103,9 +107,7 @@ class DuckDBReconciler(SQLReconciler):
             f"read_csv({literal(os.fspath(path))}, header = false, skip = {int(header)}, "
             f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
             f"auto_detect = false, strict_mode = true, null_padding = false, "
-            f"nullstr = {literal(null)}, allow_quoted_nulls = {str(quoted_nulls).lower()})"
+            f"nullstr = {literal(null)}, allow_quoted_nulls = {str(quoted_nulls).lower()}, "
+            f"buffer_size = {CSV_BUFFER})"
         )
-        self.db.execute(
-            f"INSERT INTO {table} (tid, eid, amount, type, state, created_at) "
-            f"SELECT {', '.join(s or 'NULL' for s in select)} FROM {source} WHERE {where}"
-        )
+        self.db.execute(self.insert_sql(table, [c or "NULL" for c in select], source, where))

@@ -73,13 +73,13 @@ def copy_query_to_csv(
     columns: Sequence[str | None],
     path: str | os.PathLike[str],
 ) -> None:
-    """Write ``sql``'s ``columns`` (None: an empty column) as CSV with a header, through
-    ``COPY ... TO STDOUT``: the server formats the rows, Python only moves bytes. Date-times
-    come in UTC."""
+    """Write ``sql``'s ``columns`` (None: an empty column) as CSV with a header, NULL as
+    ``\\N``, through ``COPY ... TO STDOUT``: the server formats the rows, Python only moves
+    bytes. Date-times come in UTC."""
     with connection.cursor() as cursor:
         cursor.execute("SET TIME ZONE 'UTC'")
         query = f"SELECT {_text_columns(columns)} FROM ({_subquery(sql)}) AS q"
-        statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        statement = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')"
         with open(path, "wb") as handle:
             if hasattr(cursor, "copy_expert"):  # psycopg2: no parameters in COPY
                 if parameters is not None:
@@ -170,9 +170,7 @@ class PostgresPushdownReconciler(SQLReconciler):
                 path,
             )
         self.execute(
-            f"INSERT INTO {table} (tid, eid, amount, type, state, created_at) "
-            f"SELECT {', '.join(s or 'NULL' for s in select)} FROM {_STAGING} "
-            f"WHERE {where} ORDER BY n"
+            self.insert_sql(table, [c or "NULL" for c in select], _STAGING, where, "ORDER BY n")
         )
         self.execute(f"DROP TABLE {_STAGING}")
 
@@ -182,11 +180,12 @@ class PostgresPushdownReconciler(SQLReconciler):
         the warehouse lacks)."""
         before = self._count(WAREHOUSE)
         values = [None if c is None else f"q.{_quote(c)}::text" for c in columns]
-        statement = (
-            f"INSERT INTO {WAREHOUSE} (tid, eid, amount, type, state, created_at) "
-            f"SELECT {', '.join(s or 'NULL' for s in self._select(values))} "
-            f"FROM ({_subquery(sql)}) AS q"
-        )
+        source = "altcraft_rc_source"
+        statement = self.insert_sql(WAREHOUSE, self._select(values), f"({source}) AS q")
+        if parameters is not None:
+            # The driver reads "%" as a placeholder: our patterns' are doubled, the query's kept.
+            statement = statement.replace("%", "%%")
+        statement = statement.replace(source, _subquery(sql))
         self.execute(statement, parameters)
         self._check_amounts(WAREHOUSE)
         return self._count(WAREHOUSE) - before

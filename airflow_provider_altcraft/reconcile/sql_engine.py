@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from airflow_provider_altcraft.export_csv import (
     REQUIRED_COLUMNS,
     iter_raw_columns,
 )
-from airflow_provider_altcraft.reconcile.base import BaseReconciler, ExportPeriod
+from airflow_provider_altcraft.reconcile.base import NULL_MARKER, BaseReconciler, ExportPeriod
 from airflow_provider_altcraft.reconcile.common import (
     DIFFERENCE_CLASSES,
     PLAIN_AMOUNT,
@@ -38,12 +39,11 @@ from airflow_provider_altcraft.reconcile.common import (
 
 __all__ = ["NULL_MARKER", "SQLReconciler", "literal"]
 
-#: How a CSV written by Python marks NULL (so that an empty text stays an empty text).
-NULL_MARKER = "\\N"
 _FIELDS = ("tid", "eid", "amount", "type", "state", "created_at")
 #: The work tables (prefixed: in PostgreSQL temporary tables would hide the user's tables).
 ALTCRAFT, WAREHOUSE = "altcraft_rc_altcraft", "altcraft_rc_warehouse"
-A, W, PAIRS = "altcraft_rc_a", "altcraft_rc_w", "altcraft_rc_pairs"
+PAIRS = "altcraft_rc_pairs"
+FOLDED = "altcraft_rc_folded"
 KEYS, TYPES, STATES = "altcraft_rc_amount_keys", "altcraft_rc_type_map", "altcraft_rc_state_map"
 
 
@@ -107,12 +107,18 @@ class SQLReconciler(BaseReconciler):
         for table in (ALTCRAFT, WAREHOUSE):
             self.execute(
                 f"{self.create} {table} ({self.rid_column}tid VARCHAR, eid VARCHAR, "
-                "amount VARCHAR, type VARCHAR, state VARCHAR, created_at VARCHAR)"
+                "amount VARCHAR, type VARCHAR, state VARCHAR, created_at VARCHAR, akey VARCHAR)"
             )
         self.execute(f"{self.create} {KEYS} (raw VARCHAR, akey VARCHAR)")
 
     def _id(self, column: str) -> str:
-        return f"NULLIF({self.trim(column)}, '')"
+        """SQL: an id stripped, NULL when empty. Most ids start and end with a visible ASCII
+        character: only the others go through the (slower) trim of every Unicode space."""
+        first, last = self.binary(f"left({column}, 1)"), self.binary(f"right({column}, 1)")
+        return (
+            f"(CASE WHEN {first} BETWEEN '!' AND '~' AND {last} BETWEEN '!' AND '~' "
+            f"THEN {column} ELSE NULLIF({self.trim(column)}, '') END)"
+        )
 
     def _select(self, columns: Sequence[str | None]) -> list[str]:
         """Per field, the SQL reading it: ids stripped, the rest as read."""
@@ -125,6 +131,35 @@ class SQLReconciler(BaseReconciler):
             else:
                 sql.append(column)
         return sql
+
+    def insert_sql(
+        self, table: str, select: Sequence[str], source: str, where: str = "TRUE", order: str = ""
+    ) -> str:
+        """SQL appending ``source``'s rows to ``table``: ``select`` gives the fields' SQL,
+        and the amount key is computed on the way in: amount_key() in SQL for plain
+        notations, step by step (each intermediate once); NULL for the others (keyed by
+        :meth:`_check_amounts`)."""
+        fields = ", ".join(f"{sql} AS {field}" for field, sql in zip(_FIELDS, select, strict=True))
+        raw = f"SELECT {fields} FROM {source} WHERE {where} {order}"
+        steps = f"""
+            SELECT r.*, {self._plain("r.amount")} AS plain,
+                   CASE WHEN r.amount LIKE '-%' THEN '-' ELSE '' END AS sign,
+                   CASE WHEN r.amount LIKE '+%' OR r.amount LIKE '-%' THEN substr(r.amount, 2)
+                        ELSE r.amount END AS body
+              FROM ({raw}) AS r"""
+        # Leading zeros off; with a point, trailing zeros and then the point off.
+        digits = f"""
+            SELECT s.*, CASE WHEN s.body LIKE '%.%'
+                             THEN rtrim(rtrim(ltrim(s.body, '0'), '0'), '.')
+                             ELSE ltrim(s.body, '0') END AS digits
+              FROM ({steps}) AS s"""
+        return f"""
+            INSERT INTO {table} (tid, eid, amount, type, state, created_at, akey)
+            SELECT tid, eid, amount, type, state, created_at,
+                   CASE WHEN NOT plain THEN NULL WHEN digits = '' THEN '0'
+                        ELSE sign || (CASE WHEN digits LIKE '.%' THEN '0' ELSE '' END) || digits
+                   END
+              FROM ({digits}) AS d"""
 
     def add_export(self, path: str | os.PathLike[str], period: ExportPeriod = None) -> int:
         header, positions = self._export_positions(path)
@@ -200,12 +235,51 @@ class SQLReconciler(BaseReconciler):
         self._check_amounts(table)
         return self._count(table) - before
 
+    def add_warehouse_sqlite(
+        self,
+        connection: sqlite3.Connection,
+        sql: str,
+        parameters: Any,
+        columns: Sequence[str | None],
+    ) -> int:
+        """Load the result of ``sql`` on a SQLite warehouse: SQLite formats the values as the
+        row path would (texts as stored, a REAL through Python's repr, NULL marked) and the
+        csv module writes the cursor out in C; no Python code per row."""
+        connection.create_function("altcraft_real", 1, repr, deterministic=True)
+
+        def value(column: str | None) -> str:
+            if column is None:
+                return literal(NULL_MARKER)
+            ref = "q." + '"' + column.replace('"', '""') + '"'
+            return (
+                f"(CASE WHEN {ref} IS NULL THEN {literal(NULL_MARKER)} "
+                f"WHEN typeof({ref}) = 'real' THEN altcraft_real({ref}) "
+                f"ELSE CAST({ref} AS TEXT) END)"
+            )
+
+        query = f"SELECT {', '.join(map(value, columns))} FROM ({sql.strip().rstrip(';')}) AS q"
+        before = self._count(WAREHOUSE)
+        with tempfile.TemporaryDirectory(prefix="altcraft-rows-") as work:
+            path = Path(work) / "rows.csv"
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                cursor = connection.execute(query, () if parameters is None else parameters)
+                try:
+                    csv.writer(handle).writerows(cursor)
+                finally:
+                    cursor.close()
+            self.load_csv(
+                WAREHOUSE, path, width=6, select=self._select([f"c{i}" for i in range(6)]),
+                null=NULL_MARKER, header=False,
+            )  # fmt: skip
+        self._check_amounts(WAREHOUSE)
+        return self._count(WAREHOUSE) - before
+
     def add_warehouse_csv(self, path: str | os.PathLike[str]) -> int:
         before = self._count(WAREHOUSE)
         columns = [f"c{i}" for i in range(6)]
         self.load_csv(
-            WAREHOUSE, path, width=6, select=self._select(columns), null="", header=True,
-            quoted_nulls=False,
+            WAREHOUSE, path, width=6, select=self._select(columns), null=NULL_MARKER,
+            header=True, quoted_nulls=False,
         )  # fmt: skip
         self._check_amounts(WAREHOUSE)
         return self._count(WAREHOUSE) - before
@@ -220,41 +294,26 @@ class SQLReconciler(BaseReconciler):
         """Key the amounts SQL does not parse (in Python, once per distinct text); fail on the
         first row (in load order) whose amount is none."""
         rows = self.fetchall(
-            f"SELECT DISTINCT amount FROM {table} WHERE amount IS NOT NULL "
-            f"AND NOT {self._plain('amount')} "
+            f"SELECT DISTINCT amount FROM {table} WHERE akey IS NULL AND amount IS NOT NULL "
             f"AND amount NOT IN (SELECT raw FROM {KEYS})"
         )
         keys = [(raw, amount_key(raw)) for (raw,) in rows]
-        invalid = [raw for raw, key in keys if key is None]
         valid = [(raw, key) for raw, key in keys if key is not None]
         if valid:
             values = ", ".join(f"({literal(raw)}, {literal(key)})" for raw, key in valid)
             self.execute(f"INSERT INTO {KEYS} (raw, akey) VALUES {values}")
-        null = self.fetchall(f"SELECT count(*) FROM {table} WHERE amount IS NULL")[0][0]
-        if invalid or null:
-            bad = ", ".join(literal(raw) for raw in invalid) or "NULL"
-            eid, tid, amount = self.fetchall(
-                f"SELECT eid, tid, amount FROM {table} WHERE amount IS NULL OR amount IN ({bad}) "
-                f"ORDER BY {self.rid} LIMIT 1"
-            )[0]
+        if rows:
+            self.execute(
+                f"UPDATE {table} SET akey = k.akey FROM {KEYS} AS k "
+                f"WHERE {table}.akey IS NULL AND {table}.amount = k.raw"
+            )
+        invalid = self.fetchall(
+            f"SELECT eid, tid, amount FROM {table} WHERE akey IS NULL ORDER BY {self.rid} LIMIT 1"
+        )
+        if invalid:
+            eid, tid, amount = invalid[0]
             side = "Altcraft" if table == ALTCRAFT else "warehouse"
             raise ValueError(not_an_amount(side, eid or tid, amount))
-
-    # -- matching -----------------------------------------------------------------------------
-
-    def _amount_key_sql(self, text: str) -> str:
-        """SQL for amount_key() of a plain notation; other notations from the keys table."""
-        signed = f"{text} LIKE '+%' OR {text} LIKE '-%'"
-        body = f"(CASE WHEN {signed} THEN substr({text}, 2) ELSE {text} END)"
-        digits = (
-            f"(CASE WHEN {body} LIKE '%.%' THEN rtrim(rtrim(ltrim({body}, '0'), '0'), '.') "
-            f"ELSE ltrim({body}, '0') END)"
-        )
-        return (
-            f"(CASE WHEN NOT {self._plain(text)} THEN k.akey WHEN {digits} = '' THEN '0' "
-            f"ELSE (CASE WHEN {text} LIKE '-%' THEN '-' ELSE '' END) "
-            f"|| (CASE WHEN {digits} LIKE '.%' THEN '0' ELSE '' END) || {digits} END)"
-        )
 
     def _text_map(self, name: str, column: str, aliases: dict[str, str]) -> None:
         values = self.fetchall(
@@ -271,61 +330,57 @@ class SQLReconciler(BaseReconciler):
             )
             self.execute(f"INSERT INTO {name} (raw, canonical) VALUES {rows}")
 
-    def _keyed(self, table: str) -> str:
-        """SQL: ``table``'s rows with the amount key and the canonical type and state."""
-        return (
-            f"SELECT t.{self.rid} AS rid, t.tid, t.eid, t.amount, t.type, t.state, t.created_at, "
-            f"{self._amount_key_sql('t.amount')} AS akey, ty.canonical AS ctype, "
-            f"st.canonical AS cstate FROM {table} AS t "
-            f"LEFT JOIN {KEYS} AS k ON k.raw = t.amount "
-            f"LEFT JOIN {TYPES} AS ty ON ty.raw = t.type "
-            f"LEFT JOIN {STATES} AS st ON st.raw = t.state"
-        )
+    def _keyed(self, table: str, where: str = "TRUE") -> str:
+        """SQL: ``table``'s rows (``where``, on alias t) with the canonical type and state."""
+        return f"""
+            SELECT t.{self.rid} AS rid, t.tid, t.eid, t.amount, t.type, t.state, t.created_at,
+                   t.akey, ty.canonical AS ctype, st.canonical AS cstate
+              FROM {table} AS t
+              LEFT JOIN {TYPES} AS ty ON ty.raw = t.type
+              LEFT JOIN {STATES} AS st ON st.raw = t.state
+             WHERE {where}"""
 
     def match(self) -> dict[str, int]:
         self._text_map(TYPES, "type", self.type_aliases)
         self._text_map(STATES, "state", self.state_aliases)
         group = "PARTITION BY eid, ctype, akey"
-        # Exactly two rows with the same eid, type and amount: the earlier is folded.
+        # Exactly two rows with the same eid, type and amount: the earlier is folded. Only
+        # the eids seen exactly twice are looked at.
+        twice = (
+            f"t.eid IN (SELECT eid FROM {ALTCRAFT} WHERE eid IS NOT NULL "
+            "GROUP BY eid HAVING count(*) = 2)"
+        )
         self.execute(
-            f"""{self.create} {A} AS
-            SELECT rid, tid, eid, amount, type, state, created_at, akey, ctype, cstate FROM (
-              SELECT x.*, count(*) OVER ({group}) AS group_rows,
+            f"""{self.create} {FOLDED} AS
+            SELECT rid FROM (
+              SELECT x.rid, count(*) OVER ({group}) AS group_rows,
                      row_number() OVER ({group} ORDER BY {self.binary("created_at")} DESC
                                         NULLS LAST, rid DESC) AS group_rank
-                FROM ({self._keyed(ALTCRAFT)}) AS x
+                FROM ({self._keyed(ALTCRAFT, twice)}) AS x
             ) AS y
-            WHERE NOT (eid IS NOT NULL AND group_rows = 2 AND group_rank = 2)"""
+            WHERE group_rows = 2 AND group_rank = 2"""
         )
-        if self.signed_amounts:
-            w_type = "(CASE WHEN x.akey LIKE '-%' THEN 'redeem' ELSE 'accrual' END)"
-            w_ctype = w_type
-        else:
-            w_type, w_ctype = "x.type", "x.ctype"
-        self.execute(
-            f"""{self.create} {W} AS
-            SELECT x.rid, x.tid, x.eid, x.amount, {w_type} AS type, x.state, x.created_at,
-                   x.akey, {w_ctype} AS ctype, x.cstate
-              FROM ({self._keyed(WAREHOUSE)}) AS x"""
-        )
+        self.committed_copies = self._count(FOLDED)
         pair = """
             SELECT a.rid AS a_rid, w.rid AS w_rid, '{key}' AS matched_on FROM
-              (SELECT rid, {column} AS k, row_number() OVER (PARTITION BY {column} ORDER BY rid)
-                 AS n FROM {a_table} WHERE {column} IS NOT NULL {unpaired_a}) AS a
+              (SELECT {rid} AS rid, {column} AS k,
+                      row_number() OVER (PARTITION BY {column} ORDER BY {rid}) AS n
+                 FROM {a_table} WHERE {column} IS NOT NULL {unpaired_a}) AS a
               JOIN
-              (SELECT rid, {column} AS k, row_number() OVER (PARTITION BY {column} ORDER BY rid)
-                 AS n FROM {w_table} WHERE {column} IS NOT NULL {unpaired_w}) AS w
+              (SELECT {rid} AS rid, {column} AS k,
+                      row_number() OVER (PARTITION BY {column} ORDER BY {rid}) AS n
+                 FROM {w_table} WHERE {column} IS NOT NULL {unpaired_w}) AS w
               ON a.k = w.k AND a.n = w.n
         """
+        tables = {"a_table": ALTCRAFT, "w_table": WAREHOUSE, "rid": self.rid}
         self.execute(
             f"{self.create} {PAIRS} AS "
             + pair.format(
                 key="transaction_eid",
                 column="eid",
-                unpaired_a="",
+                unpaired_a=f"AND {self._unfolded()}",
                 unpaired_w="",
-                a_table=A,
-                w_table=W,
+                **tables,
             )
         )
         self.execute(
@@ -333,52 +388,77 @@ class SQLReconciler(BaseReconciler):
             + pair.format(
                 key="transaction_id",
                 column="tid",
-                a_table=A,
-                w_table=W,
-                unpaired_a=f"AND rid NOT IN (SELECT a_rid FROM {PAIRS})",
-                unpaired_w=f"AND rid NOT IN (SELECT w_rid FROM {PAIRS})",
+                unpaired_a=f"AND {self._unfolded()} AND {self.rid} NOT IN "
+                f"(SELECT a_rid FROM {PAIRS})",
+                unpaired_w=f"AND {self.rid} NOT IN (SELECT w_rid FROM {PAIRS})",
+                **tables,
             )
         )
-        altcraft_rows = self._count(A)
-        self.committed_copies = self._count(ALTCRAFT) - altcraft_rows
         return {
-            "altcraft_rows": altcraft_rows,
-            "warehouse_rows": self._count(W),
+            "altcraft_rows": self._count(ALTCRAFT) - self.committed_copies,
+            "warehouse_rows": self._count(WAREHOUSE),
             "matched": self._count(PAIRS),
             "committed_copies": self.committed_copies,
         }
 
+    def _unfolded(self, alias: str = "") -> str:
+        """SQL: an Altcraft row that is not a folded copy."""
+        if not self.committed_copies:
+            return "TRUE"
+        return f"{alias}{self.rid} NOT IN (SELECT rid FROM {FOLDED})"
+
+    def _warehouse_type(self, w: str) -> str:
+        """The warehouse's type as read: its column, or the amount's sign."""
+        if self.signed_amounts:
+            return f"(CASE WHEN {w}.akey LIKE '-%' THEN 'redeem' ELSE 'accrual' END)"
+        return f"{w}.type"
+
     def differences(self) -> Iterator[tuple[str | None, ...]]:
         for tid, eid, created_at, amount, type_, state in self.stream(
-            f"SELECT tid, eid, created_at, amount, type, state FROM {W} AS w "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {PAIRS} WHERE w_rid = w.rid) ORDER BY rid"
+            f"SELECT tid, eid, created_at, amount, {self._warehouse_type('w')}, state "
+            f"FROM {WAREHOUSE} AS w WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {PAIRS} AS p WHERE p.w_rid = w.{self.rid}) ORDER BY w.{self.rid}"
         ):
             yield report_row(
                 "missing_in_altcraft", None,
                 (tid, eid, created_at, None, amount, None, type_, None, state),
             )  # fmt: skip
         for tid, eid, created_at, amount, type_, state in self.stream(
-            f"SELECT tid, eid, created_at, amount, type, state FROM {A} AS a "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {PAIRS} WHERE a_rid = a.rid) ORDER BY rid"
+            f"SELECT tid, eid, created_at, amount, type, state FROM {ALTCRAFT} AS a "
+            f"WHERE {self._unfolded('a.')} AND NOT EXISTS "
+            f"(SELECT 1 FROM {PAIRS} AS p WHERE p.a_rid = a.{self.rid}) ORDER BY a.{self.rid}"
         ):
             yield report_row(
                 "missing_in_warehouse", None,
                 (tid, eid, created_at, amount, None, type_, None, state, None),
             )  # fmt: skip
         w_key = "ltrim(w.akey, '-')" if self.signed_amounts else "w.akey"
-        state_differs = "a.cstate IS DISTINCT FROM w.cstate" if self.state_compared else "FALSE"
+        w_type = self._warehouse_type("w")
+        compare_state = self.state_compared
+        # Pairs whose texts differ at all (one pass over plain columns); then, for those few,
+        # the canonical types and states.
+        candidates = f"""
+            SELECT p.a_rid, p.matched_on, a.tid, a.eid, a.created_at, a.amount AS a_amount,
+                   w.amount AS w_amount, a.type AS a_type, {w_type} AS w_type,
+                   a.state AS a_state, w.state AS w_state,
+                   a.akey IS DISTINCT FROM {w_key} AS amount_differs
+              FROM {PAIRS} AS p
+              JOIN {ALTCRAFT} AS a ON a.{self.rid} = p.a_rid
+              JOIN {WAREHOUSE} AS w ON w.{self.rid} = p.w_rid
+             WHERE a.akey IS DISTINCT FROM {w_key} OR a.type IS DISTINCT FROM {w_type}
+                   {"OR a.state IS DISTINCT FROM w.state" if compare_state else ""}"""
+        w_canonical = "c.w_type" if self.signed_amounts else "tw.canonical"
+        state_differs = "sa.canonical IS DISTINCT FROM sw.canonical" if compare_state else "FALSE"
         query = f"""
             SELECT matched_on, tid, eid, created_at, a_amount, w_amount, a_type, w_type,
                    a_state, w_state, amount_differs, type_differs, state_differs FROM (
-              SELECT p.a_rid, p.matched_on, a.tid, a.eid, a.created_at, a.amount AS a_amount,
-                     w.amount AS w_amount, a.type AS a_type, w.type AS w_type,
-                     a.state AS a_state, w.state AS w_state,
-                     a.akey IS DISTINCT FROM {w_key} AS amount_differs,
-                     a.ctype IS DISTINCT FROM w.ctype AS type_differs,
+              SELECT c.*, ta.canonical IS DISTINCT FROM {w_canonical} AS type_differs,
                      {state_differs} AS state_differs
-                FROM {PAIRS} AS p
-                JOIN {A} AS a ON a.rid = p.a_rid
-                JOIN {W} AS w ON w.rid = p.w_rid
+                FROM ({candidates}) AS c
+                LEFT JOIN {TYPES} AS ta ON ta.raw = c.a_type
+                LEFT JOIN {TYPES} AS tw ON tw.raw = c.w_type
+                LEFT JOIN {STATES} AS sa ON sa.raw = c.a_state
+                LEFT JOIN {STATES} AS sw ON sw.raw = c.w_state
             ) AS d
             WHERE amount_differs OR type_differs OR state_differs
             ORDER BY a_rid

@@ -28,7 +28,7 @@ from airflow_provider_altcraft.export_csv import (
     REQUIRED_COLUMNS,
     iter_raw_columns,
 )
-from airflow_provider_altcraft.reconcile.base import BaseReconciler, ExportPeriod
+from airflow_provider_altcraft.reconcile.base import NULL_MARKER, BaseReconciler, ExportPeriod
 from airflow_provider_altcraft.reconcile.common import (
     DIFFERENCE_CLASSES,
     WHITESPACE,
@@ -193,7 +193,7 @@ class SQLiteReconciler(BaseReconciler):
                 reader = csv.reader(handle)
                 next(reader, None)
                 for row in reader:
-                    yield [value or None for value in row]
+                    yield [None if value == NULL_MARKER else value for value in row]
 
         return self._load("warehouse", _INSERT.format(table="warehouse", amount="?3"), rows())
 

@@ -7,6 +7,7 @@ test_reconcile.py).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -523,3 +524,96 @@ def test_rows_longer_than_the_header_and_blank_lines_are_read(
     reconciler.close()
 
     assert loaded == 5
+
+
+def _sqlite_warehouse(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE tx (id INTEGER, eid TEXT, amount NUMERIC, kind TEXT, state TEXT, at TEXT)"
+    )
+    db.executemany(
+        "INSERT INTO tx VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (1, " e-1 ", "100.10", "accrual", "active", "2024-09-01 10:00:00"),
+            (2, "e-2", 0.1 + 0.2, "accrual", None, "2024-09-01T11:00:00Z"),  # a REAL
+            (3, None, "7", "redeem", "active", None),
+            (4, "e-4", "5.00", "accrual", "", "2024-09-01T12:00:00+03:00"),
+        ],
+    )
+    db.commit()
+    return db
+
+
+BULK_SQL = "SELECT id, eid, amount, kind, state, at FROM tx WHERE id > ?;"
+
+
+def test_a_sqlite_warehouse_read_in_bulk_reads_as_its_rows(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    db = _sqlite_warehouse(tmp_path / "warehouse.db")
+    altcraft = [
+        TransactionRow("t-1", "e-1", "100.1", "accrual", "active", "2024-09-01T10:00:00Z"),
+        TransactionRow("t-2", "e-2", "0.3", "accrual", "active", "2024-09-01T11:00:00Z"),
+    ]
+    reports = []
+    for bulk in (False, True):
+        with open_engine() as reconciler:
+            reconciler.add_altcraft(altcraft)
+            if bulk:
+                columns = ["id", "eid", "amount", "kind", "state", "at"]
+                loaded = reconciler.add_warehouse_sqlite(db, BULK_SQL, (0,), columns)
+            else:
+                loaded = reconciler.add_warehouse(db.execute(BULK_SQL, (0,)))
+            counts = reconciler.match()
+            reports.append((loaded, counts, _report(reconciler)))
+    db.close()
+
+    assert reports[0] == reports[1]
+    loaded, counts, report = reports[1]
+    assert (loaded, counts) == (4, _counts(2, 4, 2))
+    assert [(r["difference"], r["transaction_id"], r["created_at"]) for r in report] == [
+        ("missing_in_altcraft", "3", None),
+        ("missing_in_altcraft", "4", "2024-09-01T09:00:00Z"),
+        ("amount_differs", "t-2", "2024-09-01T11:00:00Z"),  # 0.30000000000000004 is not 0.3
+        ("state_differs", "t-2", "2024-09-01T11:00:00Z"),
+    ]
+
+
+def test_a_postgres_copy_csv_reads_nulls_and_empty_texts_apart(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    # COPY ... TO STDOUT (FORMAT csv, NULL '\N'): NULL is \N, '' an empty field.
+    path = tmp_path / "warehouse.csv"
+    path.write_text(
+        "transaction_id,transaction_eid,amount,transaction_type,status,created_at\n"
+        "w-1,e-1,1.00,accrual,\\N,2024-09-01 10:00:00+00\n"
+        'w-2,e-2,2.00,accrual,"",2024-09-01 10:00:00+00\n',
+        encoding="utf-8",
+    )
+    altcraft = [
+        TransactionRow("t-1", "e-1", "1", "accrual", None),
+        TransactionRow("t-2", "e-2", "2", "accrual", None),
+    ]
+
+    with open_engine() as reconciler:
+        reconciler.add_altcraft(altcraft)
+        assert reconciler.add_warehouse_csv(path) == 2
+        counts = reconciler.match()
+        report = _report(reconciler)
+
+    # NULL and '' are both "no state" once stripped: no difference either way.
+    assert (counts, report) == (_counts(2, 2, 2), [])
+
+
+def test_an_empty_text_amount_in_a_warehouse_csv_is_named_as_such(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "warehouse.csv"
+    path.write_text('h1,h2,h3,h4,h5,h6\nw-1,e-1,"",accrual,active,\n', encoding="utf-8")
+
+    with open_engine() as reconciler, pytest.raises(ValueError) as raised:
+        reconciler.add_warehouse_csv(path)
+
+    assert str(raised.value) == (
+        "warehouse transaction e-1: amount '' is not an amount; use a decimal column"
+    )

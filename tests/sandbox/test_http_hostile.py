@@ -283,3 +283,25 @@ def test_garbage_storm_then_keep_alive_still_works(sandbox: SandboxHandle) -> No
         for _ in range(50):
             assert session.post(sandbox.url + API, data=GOOD, timeout=5).json()["error"] == 0
     assert time.perf_counter() - started < 10
+
+
+def test_bytes_piled_up_behind_a_slow_answer_are_bounded(sandbox: SandboxHandle) -> None:
+    """While a (fault-)delayed answer is pending, the server stops reading once more than a
+    head and a body are buffered; then it answers in order and refuses the junk."""
+    sandbox.set_faults([{"kind": "delay", "delay_ms": 500, "methods": ["tasks/status"]}])
+    try:
+        first = post(
+            json.dumps({"token": TOKEN, "task_id": "x"}).encode(), path="/api/v1.1/tasks/status"
+        )
+        junk = b"J" * (12 * 1024 * 1024)
+        with socket.create_connection(_address(sandbox), timeout=10) as sock:
+            sock.sendall(first)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(junk)
+            answer = _read_answer(sock)
+    finally:
+        sandbox.clear_faults()
+    assert status_of(answer) == 200  # the delayed answer
+    assert b'"error_text":"Task not found"' in answer
+    assert answer.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 431 " in answer  # then the junk: no head end within 64 KiB

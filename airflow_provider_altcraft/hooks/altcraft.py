@@ -95,6 +95,14 @@ ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
     "loyalty/cancel_transaction": ("already cancelled", "already canceled"),
 }
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+#: The header the provider's sandbox puts on every answer (sandbox.server.SANDBOX_HEADER; a
+#: test keeps the two equal): test_connection warns that the connection is not Altcraft.
+SANDBOX_HEADER_NAME = "X-Altcraft-Sandbox"
+CONNECTION_OK = "Connection OK: Altcraft answered and accepted the token."
+CONNECTION_OK_SANDBOX = (
+    "Connection OK, but it points at the altcraft-sandbox, not Altcraft: nothing sent through "
+    "it moves real points."
+)
 #: Sent by test_connection, which expects Altcraft to refuse it.
 CONNECTION_TEST_INVALID_TOKEN = "airflow-connection-test-invalid-token"
 ACCOUNT_TRANSACTIONS_PAGE_MAX = 100
@@ -107,6 +115,9 @@ class AltcraftHook(BaseHook):
         base URL (``https://<domain>``), password = the API token; extras tune timeouts,
         TLS, retries and rate (see the README).
     """
+
+    #: Whether the last answer came from the provider's sandbox (its header said so).
+    answered_by_sandbox = False
 
     conn_name_attr = "altcraft_conn_id"
     default_conn_name = "altcraft_default"
@@ -224,7 +235,7 @@ class AltcraftHook(BaseHook):
                 )
         except AltcraftError as exc:
             return False, str(exc)
-        return True, "Connection OK: Altcraft answered and accepted the token."
+        return True, CONNECTION_OK_SANDBOX if self.answered_by_sandbox else CONNECTION_OK
 
     def _token_refusal(self, token: str | None) -> str | None:
         """Why a harmless read with ``token`` (default: the connection's) was refused, or None
@@ -312,6 +323,7 @@ class AltcraftHook(BaseHook):
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
+            self.answered_by_sandbox = SANDBOX_HEADER_NAME in response.headers
             self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
             if 300 <= status < 400:
                 # Never followed (see above): the request was not processed where it was sent.

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_altcraft.exceptions import AltcraftApiError, AltcraftValidationError
-from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.hooks.altcraft import (
+    CONNECTION_OK_SANDBOX,
+    SANDBOX_HEADER_NAME,
+    AltcraftHook,
+)
 from airflow_provider_altcraft.models import (
     AccountTransaction,
     Matching,
@@ -22,7 +26,7 @@ from airflow_provider_altcraft.models import (
     TaskStatus,
     TransactionResult,
 )
-from airflow_provider_altcraft.sandbox import SandboxHandle
+from airflow_provider_altcraft.sandbox import SANDBOX_HEADER, SandboxHandle
 from airflow_provider_altcraft.sandbox.ledger import PUBLISHED_FIELDS
 from tests.hooks.conftest import (
     ACCOUNT_TRANSACTIONS,
@@ -492,7 +496,9 @@ def test_connection_ok(hook: AltcraftHook, sandbox: SandboxHandle) -> None:
     ok, message = hook.test_connection()
 
     assert ok, message
-    assert "Connection OK" in message
+    # The sandbox says what it is (its header), so the test warns it is not Altcraft.
+    assert message == CONNECTION_OK_SANDBOX
+    assert SANDBOX_HEADER[0] == SANDBOX_HEADER_NAME
     # Its own token accepted (the task is unknown), a made-up one refused.
     assert [entry["error"] for entry in api_calls(sandbox, "tasks/status")] == [404, 401]
 

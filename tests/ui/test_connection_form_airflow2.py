@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_altcraft.connection_fields import EXTRA_FIELDS
+from airflow_provider_altcraft.hooks.altcraft import CONNECTION_OK_SANDBOX
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.conftest import TOKEN
 from tests.ui.conftest import airflow_major
@@ -26,7 +27,8 @@ pytestmark = pytest.mark.skipif(
     "test_connection_ui.py covers its React form and /api/v2)",
 )
 
-OK_MESSAGE = "Connection OK: Altcraft answered and accepted the token."
+# The UI tests' connections point at the sandbox, which says so.
+OK_MESSAGE = CONNECTION_OK_SANDBOX
 WRONG_TOKEN = "wrong-token-0000000000"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_altcraft.connection_fields import EXTRA_FIELDS, default_text
+from airflow_provider_altcraft.hooks.altcraft import CONNECTION_OK_SANDBOX
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.conftest import TOKEN
 from tests.ui.conftest import ApiServer, requires_airflow_3
@@ -21,7 +22,8 @@ from tests.ui.webdriver import Browser, Element
 
 pytestmark = requires_airflow_3
 
-OK_MESSAGE = "Connection OK: Altcraft answered and accepted the token."
+# The UI tests' connections point at the sandbox, which says so.
+OK_MESSAGE = CONNECTION_OK_SANDBOX
 WRONG_TOKEN = "wrong-token-0000000000"
 #: What Airflow 3.3's form saves for extras nobody touched: every field, as null, in the
 #: pretty-printed JSON the form's extra editor holds (its param store serialises all fields).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 import sys
 import threading
 import traceback
@@ -40,6 +41,9 @@ _FAULT_TEXT = {
 }
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 class BadBody(ApiError):
     """A body that is not a UTF-8 JSON object: a malformed request, answered with HTTP 400
     whatever ``app_error_http_status`` says (it is not an application error)."""
@@ -61,11 +65,18 @@ def parse_json_body(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise BadBody("Request body is not valid UTF-8") from None
     try:
-        return json.loads(text)
+        body = json.loads(text)
     except RecursionError:
         raise BadBody("JSON in request body is nested too deeply") from None
     except ValueError:
         raise BadBody("Malformed JSON in request body") from None
+    # "\ud800" escapes decode to lone surrogates: strings no UTF-8 answer, log or file can hold.
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadBody("JSON in request body holds an unpaired UTF-16 surrogate") from None
+    return body
 
 
 class SandboxApp:

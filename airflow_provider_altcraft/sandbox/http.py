@@ -90,7 +90,11 @@ def json_response(
     headers: list[tuple[str, str]] | None = None,
     close: bool = False,
 ) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in some string: JSON escapes are ASCII
+        body = json.dumps(payload, separators=(",", ":")).encode("ascii")
     return Response(status, body, headers=headers or [], close=close)
 
 

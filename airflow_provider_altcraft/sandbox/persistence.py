@@ -304,7 +304,10 @@ class Journal:
         self.durable = 0  # of which on disk (in the journal or in a snapshot)
         self._lines: list[bytes] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._snapshot_wanted = False
+        self._snap_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._snaps_asked = 0  # snapshots asked for (each control change, a large journal)
+        self._snaps_cut = 0  # of which the latest cut taken covers
+        self._snaps_done = 0  # of which written
         self._task: asyncio.Task[None] | None = None
         self.failure: OSError | None = None  # once a write failed, every write fails
 
@@ -313,7 +316,7 @@ class Journal:
         return self.durable < self.appended
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+        line = json.dumps(record, separators=(",", ":")) + "\n"  # ASCII: lone surrogates too
         self._lines.append(line.encode("utf-8"))
         self.appended += 1
 
@@ -322,7 +325,7 @@ class Journal:
         if self.failure is not None:
             self.durable = self.appended  # this write fails; reads after it need not wait
             raise self.failure
-        if not self.pending and not self._snapshot_wanted:
+        if not self.pending:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((self.appended, future))
@@ -330,14 +333,15 @@ class Journal:
         await future
 
     async def snapshot(self) -> None:
-        """A compaction now (a control call changed the state): wait until it is written."""
-        self._snapshot_wanted = True
-        await self.wait()
-
-    def request_snapshot(self) -> None:
-        """A compaction soon (the journal grew large); nobody waits for it."""
-        self._snapshot_wanted = True
+        """A compaction now (a control call changed the state): returns once a snapshot taken
+        *after* this call is written (one in progress may predate the change)."""
+        if self.failure is not None:
+            raise self.failure
+        self._snaps_asked += 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._snap_waiters.append((self._snaps_asked, future))
         self._kick()
+        await future
 
     async def close(self) -> None:
         """Finish queued work (shutdown)."""
@@ -349,23 +353,29 @@ class Journal:
             self._task = asyncio.ensure_future(self._run())
 
     def _release(self, error: BaseException | None = None) -> None:
-        keep = []
-        for target, future in self._waiters:
-            if future.done():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            elif target <= self.durable:
-                future.set_result(None)
-            else:
-                keep.append((target, future))
-        self._waiters = keep
+        def settle(
+            waiters: list[tuple[int, asyncio.Future[None]]], done: int
+        ) -> list[tuple[int, asyncio.Future[None]]]:
+            keep = []
+            for target, future in waiters:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                elif target <= done:
+                    future.set_result(None)
+                else:
+                    keep.append((target, future))
+            return keep
+
+        self._waiters = settle(self._waiters, self.durable)
+        self._snap_waiters = settle(self._snap_waiters, self._snaps_done)
 
     async def _run(self) -> None:
-        while self._lines or self._snapshot_wanted:
+        while self._lines or self._snaps_asked > self._snaps_cut:
             try:
-                if self._snapshot_wanted:
-                    self._snapshot_wanted = False
+                if self._snaps_asked > self._snaps_cut:
+                    cut = self._snaps_cut = self._snaps_asked
                     # The cut is taken on the loop thread, which alone changes the state: every
                     # write appended so far is in it, so its queued lines are dropped.
                     doc = self.store.document(self.app)
@@ -373,6 +383,7 @@ class Journal:
                     fingerprint = StateFile.fingerprint(self.app)
                     await asyncio.to_thread(self.store.write_snapshot, doc)
                     self.store._saved = fingerprint
+                    self._snaps_done = cut
                 else:
                     data, upto = b"".join(self._lines), self.appended
                     self._lines = []
@@ -381,12 +392,12 @@ class Journal:
                 # What was lost can't be told apart any more: from now on every write fails.
                 self.failure = OSError(f"durable state file not written: {exc!r}")
                 print(f"altcraft-sandbox: {self.failure}", file=sys.stderr, flush=True)
-                self._lines, self._snapshot_wanted = [], False
+                self._lines, self._snaps_cut = [], self._snaps_asked
                 self.durable = self.appended  # failed, not pending: reads go on working
                 self._release(self.failure)
                 return
             self.durable = max(self.durable, upto)
             self._release()
             if self.store.journal_bytes >= JOURNAL_COMPACT_BYTES:
-                self._snapshot_wanted = True
+                self._snaps_asked += 1
         self._release()

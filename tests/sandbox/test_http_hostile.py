@@ -236,6 +236,8 @@ DEEP_OBJECT = b'{"a":' * 50_000
         (DEEP, b"nested too deeply"),
         (DEEP + b"]" * 100_000, b"nested too deeply"),
         (DEEP_OBJECT, b"nested too deeply"),
+        (b'{"token": "\\ud800"}', b"unpaired UTF-16 surrogate"),
+        (b'{"token": "x", "external_data": {"k": ["\\uDFFF"]}}', b"unpaired UTF-16 surrogate"),
         (b"[1]", b"must be a JSON object"),
         (b'"x"', b"must be a JSON object"),
         (b"1", b"must be a JSON object"),
@@ -253,7 +255,10 @@ def test_bad_api_body_is_http_400(sandbox: SandboxHandle, body: bytes, text: byt
 
 
 @pytest.mark.parametrize("path", ["/_sandbox/config", "/_sandbox/faults", "/_sandbox/seed"])
-@pytest.mark.parametrize("body", [b"\xff", DEEP, DEEP_OBJECT, b"{x", b"[1]", b'"x"', b"1", b"null"])
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff", DEEP, DEEP_OBJECT, b"{x", b'{"a": "\\ud800"}', b"[1]", b'"x"', b"1", b"null"],
+)
 def test_bad_control_body_is_400(sandbox: SandboxHandle, path: str, body: bytes) -> None:
     before = sandbox.config(), sandbox.faults(), len(sandbox.ledger()["transactions"])
     answer = exchange(sandbox, post(body, path=path, extra=b"Connection: close\r\n"))
@@ -305,3 +310,13 @@ def test_bytes_piled_up_behind_a_slow_answer_are_bounded(sandbox: SandboxHandle)
     assert b'"error_text":"Task not found"' in answer
     assert answer.count(b"HTTP/1.1 ") == 2
     assert b"HTTP/1.1 431 " in answer  # then the junk: no head end within 64 KiB
+
+
+def test_a_surrogate_pair_escape_is_fine(sandbox: SandboxHandle) -> None:
+    body = {**json.loads(GOOD), "amount": "1", "transaction_eid": "\U0001f600"}
+    raw = json.dumps(body).encode()  # ensure_ascii: the eid is sent as "\ud83d\ude00"
+    assert b"\\ud83d\\ude00" in raw
+    answer = exchange(sandbox, post(raw, path="/api/v1.1/loyalty/redeeme_points"), shutdown=True)
+    assert status_of(answer) == 200 and b'"error":0' in answer
+    rows = sandbox.transactions(transaction_eid="\U0001f600")
+    assert [t["transaction_eid"] for t in rows] == ["\U0001f600"]

@@ -58,6 +58,8 @@ UNICODE_DIGITS = {"arabic": "\u0663", "fullwidth": "\uff15", "devanagari": "\u09
 CONTROLS = {"nul": "\x00", "esc": "\x1b[2J", "cr": "\r", "lf": "\n", "tab": "\t",
             "del": "\x7f", "bidi": "\u202e", "zwsp": "\u200b", "lsep": "\u2028"}  # fmt: skip
 TEN_MIB = 10 * 1024 * 1024
+#: Replaced by the test's own temporary directory (hook file targets).
+TMP_DIR = "<tmp>"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ HOOK_VALID: dict[str, dict[str, Any]] = {
     "start_transactions_export": {"loyalty_program_id": PROGRAM, "date_from": "2024-01-01",
                                   "date_to": "2024-01-31", "points_currency_eid": "stars"},
     "get_task_status": {"task_id": "task-1"},
+    "download_file": {"url": "/_sandbox/health", "destination": f"{TMP_DIR}/export.csv"},
 }  # fmt: skip
 
 _MATCHING_PENDING = (
@@ -109,6 +112,10 @@ _MATCHING_PENDING = (
     "matching = Matching.check(matching)"
 )
 _LIMIT_PENDING = "hooks/altcraft.py: limit = parse_limit(limit) (validation.parse_limit)"
+_DOWNLOAD_PENDING = (
+    "hooks/altcraft.py download_file: destination = check_output_path(destination, "
+    "'destination', partial_suffix='.part') before the request"
+)
 
 
 def hook(
@@ -218,6 +225,10 @@ HOOK_CASES: list[Case] = [
     hook("task_status_empty", "get_task_status", "task_id", task_id="",
          pending="hooks/altcraft.py get_task_status: "
          "task_id = parse_optional_str(task_id, 'task_id') and refuse None"),
+    hook("download_to_a_directory", "download_file", "destination", destination=TMP_DIR,
+         pending=_DOWNLOAD_PENDING),
+    hook("download_name_with_newline", "download_file", "destination",
+         destination=f"{TMP_DIR}/export\n.csv", pending=_DOWNLOAD_PENDING),
     hook("task_status_control", "get_task_status", "task_id", task_id="t\n1",
          pending="hooks/altcraft.py get_task_status: "
          "task_id = parse_optional_str(task_id, 'task_id') and refuse None"),

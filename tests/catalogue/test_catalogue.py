@@ -26,6 +26,7 @@ from tests.catalogue.bad_inputs import (
     HOOK_VALID,
     OPERATOR_VALID,
     SANDBOX_VALID,
+    TMP_DIR,
     Case,
     operator_module,
 )
@@ -74,9 +75,12 @@ def test_the_catalogue_is_large_and_covers_every_kind() -> None:
 
 
 @pytest.mark.parametrize("case", params("hook"))
-def test_hook_argument(case: Case, sandbox: SandboxHandle) -> None:
+def test_hook_argument(case: Case, sandbox: SandboxHandle, tmp_path: Path) -> None:
     hook = AltcraftHook()
-    arguments = with_changes(HOOK_VALID[case.target], case.arguments)
+    arguments = {
+        name: value.replace(TMP_DIR, str(tmp_path)) if isinstance(value, str) else value
+        for name, value in with_changes(HOOK_VALID[case.target], case.arguments).items()
+    }
     try:
         with pytest.raises(AltcraftValidationError) as caught:
             getattr(hook, case.target)(**arguments)
@@ -87,6 +91,7 @@ def test_hook_argument(case: Case, sandbox: SandboxHandle) -> None:
     assert str(caught.value).startswith(f"{case.parameter}: ")
     assert_clear(str(caught.value), case.parameter)
     assert sandbox.requests() == []
+    assert list(tmp_path.parent.glob(f"{tmp_path.name}*.part")) == []  # nothing left behind
 
 
 # -- operator (parse time) --------------------------------------------------------------------

@@ -41,6 +41,26 @@ _FAULT_TEXT = {
 }
 
 
+MAX_JSON_DEPTH = 100  # levels of arrays and objects in a request body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -55,8 +75,9 @@ class BadBody(ApiError):
 def parse_json_body(raw: bytes) -> Any:
     """Decode a request body: strict UTF-8, then JSON; an empty body is ``{}``.
 
-    Raises :class:`BadBody` for bytes that are not UTF-8, malformed JSON and JSON nested too
-    deeply for the parser (``json`` raises ``RecursionError`` there, e.g. 100000 ``[``).
+    Raises :class:`BadBody` for bytes that are not UTF-8, malformed JSON, JSON nested more than
+    :data:`MAX_JSON_DEPTH` levels (the parser itself raises ``RecursionError`` at about 1000, e.g.
+    for 100000 ``[``) and JSON holding unpaired surrogate escapes.
     """
     if not raw.strip():
         return {}
@@ -70,6 +91,10 @@ def parse_json_body(raw: bytes) -> Any:
         raise BadBody("JSON in request body is nested too deeply") from None
     except ValueError:
         raise BadBody("Malformed JSON in request body") from None
+    # Deeper than the parser allows (above), or deep enough that the answers, the ledger dump or
+    # the state file, which wrap the value in a few more levels, would hit the recursion limit.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(body, MAX_JSON_DEPTH):
+        raise BadBody("JSON in request body is nested too deeply")
     # "\ud800" escapes decode to lone surrogates: strings no UTF-8 answer, log or file can hold.
     if _SURROGATE_ESCAPE.search(text):
         try:

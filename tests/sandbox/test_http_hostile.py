@@ -320,3 +320,17 @@ def test_a_surrogate_pair_escape_is_fine(sandbox: SandboxHandle) -> None:
     assert status_of(answer) == 200 and b'"error":0' in answer
     rows = sandbox.transactions(transaction_eid="\U0001f600")
     assert [t["transaction_eid"] for t in rows] == ["\U0001f600"]
+
+
+@pytest.mark.parametrize(("levels", "status"), [(100, 200), (101, 400), (900, 400)])
+def test_nesting_is_capped_at_100_levels(sandbox: SandboxHandle, levels: int, status: int) -> None:
+    """Deep values the parser accepts would break the answers, the ledger dump and the state
+    file (which wrap them in more levels): more than 100 levels is refused."""
+    inner = levels - 2  # the body object and external_data are two levels
+    deep = "[" * inner + "]" * inner
+    raw = GOOD[:-1] + b', "amount": "1", "external_data": {"k": ' + deep.encode() + b"}}"
+    answer = exchange(sandbox, post(raw, path="/api/v1.1/loyalty/redeeme_points"), shutdown=True)
+    assert status_of(answer) == status
+    if status == 400:
+        assert b"nested too deeply" in answer
+    assert len(sandbox.ledger()["transactions"]) > 0  # the dump still works

@@ -339,8 +339,9 @@ OPERATOR_CASES: list[Case] = [
     op("check_existing_one", _BATCH, "check_existing", check_existing=1,
        pending="operators/batch.py __init__: parse_bool(check_existing, 'check_existing')"),
     op("results_path_directory", _BATCH, "results_path", results_path="/tmp",
-       pending="operators/batch.py: check_output_path(results_path, 'results_path') at parse "
-       "time when static, and before ResultsWriter() in execute"),
+       pending="operators/batch.py _check_policies: when results_path is static "
+       "(not is_dynamic), check_output_path(self.results_path, 'results_path'); execute "
+       "already checks it, this makes the DAG import fail"),
     op("output_path_directory", "AltcraftExportTransactionsOperator", "output_path",
        output_path="/tmp", pending="operators/export.py build(): check_output_path("
        "values['output_path'], 'output_path', partial_suffix='.part')"),

@@ -48,13 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="JSON", help="options as a JSON object (same keys as /_sandbox/config)"
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="replay a probe profile (altcraft-probe --profile-out): its measured facts become "
+        "options; --config and the flags win over it",
+    )
     parser.add_argument("--access-log", action="store_true", help="log method, path, status, ms")
     parser.add_argument("--quiet", action="store_true", help="print only the 'listening' line")
     return parser
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
-    options: dict[str, object] = json.loads(args.config) if args.config else {}
+    options: dict[str, object] = {}
+    if args.profile:
+        from airflow_provider_altcraft.sandbox.profile import read_profile, sandbox_options
+
+        options.update(sandbox_options(read_profile(args.profile)))
+    options.update(json.loads(args.config) if args.config else {})
     for name in (
         "duplicate_eid",
         "app_error_http_status",
@@ -84,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SeedError, ConfigError, ValueError) as exc:
         print(f"altcraft-sandbox: {exc}", file=sys.stderr)
         return 2
+    if args.profile and not args.quiet:
+        from airflow_provider_altcraft.sandbox.profile import read_profile, unreplayable
+
+        for gap in unreplayable(read_profile(args.profile)):
+            print(f"altcraft-sandbox: not replayed: {gap}", file=sys.stderr)
     token = args.token or (seed or {}).get("token") or DEFAULT_TOKEN
     app = SandboxApp(token=str(token), seed=seed, config=config)
     state_file = StateFile(args.state_file, durable=args.durable) if args.state_file else None

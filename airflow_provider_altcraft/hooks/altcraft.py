@@ -26,7 +26,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -68,10 +67,14 @@ from airflow_provider_altcraft.models import (
 )
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.validation import (
+    check_body_size,
+    check_output_path,
     currency_payload,
     format_rfc3339,
     parse_bool,
     parse_datetime,
+    parse_limit,
+    parse_optional_positive_int,
     parse_optional_str,
     parse_positive_int,
     parse_wire_decimal,
@@ -283,6 +286,7 @@ class AltcraftHook(BaseHook):
         elif token is not None:
             headers["Authorization"] = f"Bearer {token}"
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        check_body_size(data)
         attempt = 0
         # Whether an earlier attempt may have been applied without an answer reaching us.
         earlier_attempt_lost = False
@@ -406,7 +410,7 @@ class AltcraftHook(BaseHook):
                 "redeem",
                 loyalty_program_id=loyalty_program_id,
                 amount=amount,
-                matching=matching,
+                matching=Matching.check(matching),
                 points_currency_iid=points_currency_iid,
                 points_currency_eid=points_currency_eid,
                 promotion_id=promotion_id,
@@ -441,7 +445,7 @@ class AltcraftHook(BaseHook):
                 "accrue",
                 loyalty_program_id=loyalty_program_id,
                 amount=amount,
-                matching=matching,
+                matching=Matching.check(matching),
                 points_currency_iid=points_currency_iid,
                 points_currency_eid=points_currency_eid,
                 promotion_id=promotion_id,
@@ -691,8 +695,8 @@ class AltcraftHook(BaseHook):
         limit: int = 20,
     ) -> list[AccountTransaction]:
         """One page of ``loyalty/account/transactions``: those after ``from_id``."""
-        if not 1 <= limit <= ACCOUNT_TRANSACTIONS_PAGE_MAX:
-            raise AltcraftValidationError("limit", f"{limit} is out of range", "use 1 to 100")
+        limit = parse_limit(limit, maximum=ACCOUNT_TRANSACTIONS_PAGE_MAX)
+        from_id = parse_optional_str(from_id, "from_id")
         payload = _account_payload(
             loyalty_program_id,
             matching,
@@ -782,6 +786,10 @@ class AltcraftHook(BaseHook):
         Altcraft has no lookup by eid, so this pages through all the member's transactions in
         the currency (required: the connection's default is used when none is given).
         """
+        if parse_optional_str(transaction_eid, "transaction_eid") is None:
+            raise AltcraftValidationError(
+                "transaction_eid", "is missing", "pass the eid to look up"
+            )
         return [
             transaction
             for transaction in self.iter_account_transactions(
@@ -822,7 +830,7 @@ class AltcraftHook(BaseHook):
         payload = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
             "tiers_group_id": parse_positive_int(tiers_group_id, "tiers_group_id"),
-            **matching.to_payload(),
+            **Matching.check(matching).to_payload(),
         }
         endpoint = "loyalty/account/tiers"
         rows = _data_list(endpoint, self._call(endpoint, payload, resend_safe=True))
@@ -843,11 +851,9 @@ class AltcraftHook(BaseHook):
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id")
         }
         if from_id is not None:
-            payload["from_id"] = from_id
+            payload["from_id"] = parse_optional_positive_int(from_id, "from_id")
         if limit is not None:
-            if not 1 <= limit <= 100:
-                raise AltcraftValidationError("limit", f"{limit} is out of range", "use 1 to 100")
-            payload["limit"] = limit
+            payload["limit"] = parse_limit(limit)
         if is_active is not None:
             payload["is_active"] = parse_bool(is_active, "is_active")
         endpoint = "loyalty/trigger_promotions"
@@ -888,7 +894,7 @@ class AltcraftHook(BaseHook):
         """Register the profile in the program; returns its ``profile_id``."""
         payload: dict[str, Any] = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
-            **matching.to_payload(),
+            **Matching.check(matching).to_payload(),
         }
         if registration_date is not None:
             payload["registration_date"] = format_rfc3339(
@@ -900,7 +906,7 @@ class AltcraftHook(BaseHook):
         """Remove the profile from the program; returns its ``profile_id``."""
         payload = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
-            **matching.to_payload(),
+            **Matching.check(matching).to_payload(),
         }
         return self._member_call("loyalty/delete_member", payload)
 
@@ -956,6 +962,8 @@ class AltcraftHook(BaseHook):
 
     def get_task_status(self, task_id: str) -> TaskStatus:
         """Status of an asynchronous task (``tasks/status``)."""
+        if parse_optional_str(task_id, "task_id") is None:
+            raise AltcraftValidationError("task_id", "is missing", "pass the export's task_id")
         endpoint = "tasks/status"
         envelope = self._call(endpoint, {"task_id": task_id}, resend_safe=True)
         return TaskStatus.from_wire(task_id, _data_object(endpoint, envelope))
@@ -978,7 +986,7 @@ class AltcraftHook(BaseHook):
         )
         # The token goes to the account's own host only, never to a third-party file host.
         headers = {"Authorization": f"Bearer {settings.token}"} if same_host else {}
-        destination = Path(destination)
+        destination = check_output_path(destination, "destination", partial_suffix=".part")
         partial = destination.with_name(destination.name + ".part")
         size = 0
         try:
@@ -1000,13 +1008,13 @@ class AltcraftHook(BaseHook):
                     for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
                         out.write(chunk)
                         size += len(chunk)
+            partial.replace(destination)
         except requests.RequestException as exc:
             partial.unlink(missing_ok=True)
             raise AltcraftTransportError("download", _describe_transport_error(exc)) from exc
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        partial.replace(destination)
         return size
 
 
@@ -1043,7 +1051,7 @@ def _account_payload(
     return {
         "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
         **currency_payload(points_currency_iid, points_currency_eid),
-        **matching.to_payload(),
+        **Matching.check(matching).to_payload(),
     }
 
 

@@ -30,6 +30,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_altcraft.batch_progress import DEFAULT_WINDOW, BatchProgress, ProgressLocked
 from airflow_provider_altcraft.batch_rows import (
     BATCH_OPERATIONS,
     CONSTANT_FIELDS,
@@ -53,8 +54,12 @@ from airflow_provider_altcraft.exceptions import (
 )
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import eid_holder
-from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS, AltcraftBaseOperator
-from airflow_provider_altcraft.validation import check_output_path
+from airflow_provider_altcraft.operators.base import (
+    SINGLE_ARGUMENT_CHECKS,
+    AltcraftBaseOperator,
+    is_dynamic,
+)
+from airflow_provider_altcraft.validation import check_output_path, parse_bool
 
 if TYPE_CHECKING:
     from airflow_provider_altcraft.models import AccountTransaction, PointsRequest
@@ -250,6 +255,7 @@ def send_rows(
     on_result: Callable[[RowResult], None],
     on_tick: Callable[[], None] | None = None,
     tick_seconds: float = 10.0,
+    progress: BatchProgress | None = None,
 ) -> None:
     """Send every row exactly once with ``concurrency`` threads over one hook.
 
@@ -257,6 +263,11 @@ def send_rows(
     from the input. ``on_result`` is called under a lock (one row at a time); ``on_tick``
     every ``tick_seconds`` from the calling thread. An authentication error stops the batch
     (every other row would fail the same way) and is raised.
+
+    ``progress``: a durable record (:mod:`~airflow_provider_altcraft.batch_progress`). Rows
+    it holds as done are reported ``already_present`` without a request; with
+    ``check_existing=None`` rows it says may have been sent are looked up; every result is
+    recorded, and no row is handed out before the record's mark covers it.
     """
     import queue
     from concurrent.futures import ThreadPoolExecutor, wait
@@ -301,15 +312,27 @@ def send_rows(
                 stop.set()
                 continue
             with result_lock:
+                if progress is not None:
+                    progress.record(
+                        result.row_number, result.transaction_eid, result.status,
+                        result.transaction_id,
+                    )  # fmt: skip
                 on_result(result)
 
     next_tick = time.monotonic() + tick_seconds
 
     def tick() -> None:
         nonlocal next_tick
+        if progress is not None:
+            progress.flush_if_due()
         if on_tick is not None and time.monotonic() >= next_tick:
             next_tick = time.monotonic() + tick_seconds
             on_tick()
+
+    def idle() -> bool:
+        """While the reader waits for the progress window: True = stop waiting."""
+        tick()
+        return stop.is_set()
 
     def hand_over(item: PreparedRow | None) -> None:
         while True:
@@ -325,6 +348,16 @@ def send_rows(
             for row in rows:
                 if stop.is_set():
                     break
+                if progress is not None:
+                    resumed = _resume(progress, row, check_existing)
+                    if isinstance(resumed, RowResult):
+                        with result_lock:
+                            on_result(resumed)  # done by an earlier try: no request
+                        tick()
+                        continue
+                    row = resumed
+                    if not progress.before_issue(row.row_number, idle):
+                        break
                 hand_over(row)
                 tick()
         except BaseException:
@@ -335,10 +368,30 @@ def send_rows(
                 hand_over(None)
             while wait(workers, timeout=min(tick_seconds, 0.5)).not_done:
                 tick()
+    if progress is not None:
+        progress.flush()
     if on_tick is not None:
         on_tick()
     if errors:
         raise errors[0]
+
+
+def _resume(
+    progress: BatchProgress, row: PreparedRow, check_existing: bool | None
+) -> PreparedRow | RowResult:
+    """A row as an earlier try left it: its result if it is done, else the row (marked for a
+    lookup when it may have been sent and ``check_existing`` leaves that to the record)."""
+    request = row.request
+    if check_existing is not True:
+        found = progress.recorded(row.row_number, request.transaction_eid)
+        if found is not None:
+            return RowResult(
+                row.row_number, row.row_key, request.transaction_eid, request.operation,
+                request.amount, "already_present", found.transaction_id,
+            )  # fmt: skip
+    if check_existing is None and not row.eid_may_exist and progress.must_look_up(row.row_number):
+        return dataclasses.replace(row, eid_may_exist=True)
+    return row
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -437,6 +490,13 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
     :param results_path: per-row results, CSV or ``.jsonl``; default under the temp dir,
         named after the task instance.
     :param progress_interval_sec: seconds between progress log lines.
+    :param progress_path: the durable progress record (default: the results path plus
+        ``.progress``). Every worker that may run a retry must see it (shared storage):
+        a retry then skips rows recorded as done without asking Altcraft and looks up only
+        rows that may have been in flight at a crash. ``""`` turns it off (a retry then looks
+        every row up).
+    :param progress_window: rows that may be in flight without a durable result: the most
+        lookups a retry makes after a crash (plus rows the crashed try reported failed).
 
     Returns (XCom) the summary: rows, sent, redeemed, accrued, already_present, failed,
     skipped_invalid, total_amount / total_redeemed / total_accrued (strings), duration_sec,
@@ -446,7 +506,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
     operation: ClassVar[BatchOperation | None] = None
     template_fields: Sequence[str] = (
         "altcraft_conn_id", "rows", "rows_file", "sql", "sql_parameters", "row_start",
-        "row_stop", "results_path", *CONSTANT_FIELDS,
+        "row_stop", "results_path", "progress_path", *CONSTANT_FIELDS,
     )  # fmt: skip
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "rows": "json"}
@@ -483,6 +543,8 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         failed_rows: str | int = "fail",
         results_path: str | None = None,
         progress_interval_sec: float = 10.0,
+        progress_path: str | None = None,
+        progress_window: int = DEFAULT_WINDOW,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -522,10 +584,16 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         self.failed_rows = failed_rows
         self.results_path = results_path
         self.progress_interval_sec = progress_interval_sec
+        self.progress_path = progress_path
+        self.progress_window = progress_window
         self._check_policies()
         self.check_arguments_at_parse_time()
 
     def _check_policies(self) -> None:
+        if self.check_existing is not None:
+            parse_bool(self.check_existing, "check_existing")
+        if isinstance(self.results_path, str) and not is_dynamic(self.results_path):
+            check_output_path(self.results_path, "results_path")
         if self.invalid_rows not in ("fail", "skip"):
             raise AltcraftValidationError(
                 "invalid_rows", f"{self.invalid_rows!r} is not a policy", "use 'fail' or 'skip'"
@@ -540,6 +608,11 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= 256:
             raise AltcraftValidationError(
                 "concurrency", f"{self.concurrency!r} is out of range", "use 1 to 256"
+            )
+        window = self.progress_window
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise AltcraftValidationError(
+                "progress_window", f"{window!r} is out of range", "use an int >= 1"
             )
         rate = self.max_requests_per_second
         if rate is not None and (isinstance(rate, bool) or not rate > 0):
@@ -605,7 +678,9 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         writer = ResultsWriter(summary.results_path or "")
         try:
             bad_rows = self._validate(source, spec, summary, writer)
-            self._send(source, spec, bad_rows, summary, writer, check_existing)
+            self._send(
+                source, spec, bad_rows, summary, writer, check_existing, try_number=ti.try_number
+            )
         finally:
             writer.close()
             summary.duration_sec = time.monotonic() - started
@@ -660,9 +735,13 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         summary: BatchSummary,
         writer: ResultsWriter,
         check_existing: bool | None,
+        try_number: int = 1,
     ) -> None:
         if summary.valid == 0:
             return
+        progress = self._open_progress(source, spec, summary, try_number)
+        if progress is not None and progress.resumed and self.check_existing is None:
+            check_existing = None  # the record says which rows may have been sent
         hook = self.hook
         try:
             hook.settings  # noqa: B018  # a bad connection fails here, before any thread starts
@@ -688,11 +767,51 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
                 on_result=on_result,
                 on_tick=Progress(self.log, summary.valid, summary),
                 tick_seconds=self.progress_interval_sec,
+                progress=progress,
             )
         except AltcraftAuthError as exc:
             raise AirflowFailException(str(exc)) from None
         finally:
             hook.close()
+            if progress is not None:
+                progress.close()
+                self.log.info("Progress record %s: %s", progress.path, progress.stats())
+
+    def _open_progress(
+        self, source: RowSource, spec: RowSpec, summary: BatchSummary, try_number: int
+    ) -> BatchProgress | None:
+        """The durable progress record (None when turned off with ``progress_path=""``)."""
+        path = self.progress_path
+        if path == "":
+            return None
+        if path is None:
+            path = f"{summary.results_path}.progress"
+        try:
+            check_output_path(path, "progress_path")
+        except AltcraftValidationError as exc:
+            raise AirflowFailException(f"Invalid argument: {exc}") from None
+        fingerprint = "\n".join(
+            (str(spec.position_namespace), spec.key_scope, self.batch_operation,
+             source.describe(), repr(sorted(self.column_mapping.items())),
+             str(self.row_key_column))
+        )  # fmt: skip
+        try:
+            progress = BatchProgress(
+                path, fingerprint=fingerprint, window=self.progress_window, resume=try_number > 1
+            )
+        except ProgressLocked as exc:
+            raise AirflowException(str(exc)) from None
+        if try_number > 1:
+            if progress.resumed:
+                self.log.info(
+                    "Resuming from %s: %d rows done, mark %d (rows at or past it were never "
+                    "sent); only rows below it without a result are looked up",
+                    path, len(progress.done), progress.earlier_mark,
+                )  # fmt: skip
+            else:
+                self.log.info("No progress record of an earlier try at %s: every row is "
+                              "looked up", path)  # fmt: skip
+        return progress
 
     def _apply_failed_policy(self, summary: BatchSummary) -> None:
         if summary.unknown:
@@ -716,13 +835,14 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
 
     def _check_results_path(self, path: str, try_number: int) -> None:
         """Before anything is sent: a path that can be written, and no file of another run
-        overwritten (on a first try an existing file is someone else's; a retry rewrites its
-        own earlier try's)."""
+        overwritten: on a first try an existing file at a path the author gave is someone
+        else's (a retry rewrites its own earlier try's; the default path is this task
+        instance's own)."""
         try:
             check_output_path(path, "results_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
-        if try_number <= 1 and os.path.exists(path):
+        if self.results_path and try_number <= 1 and os.path.exists(path):
             raise AirflowFailException(
                 f"Invalid argument: results_path: {path!r} already exists, written by another "
                 "run; template the path with the run (e.g. '.../{{ run_id }}.csv') or remove "

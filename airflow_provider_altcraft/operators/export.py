@@ -27,7 +27,11 @@ from airflow_provider_altcraft.triggers.altcraft import (
     seconds_until_next_poll,
     task_event,
 )
-from airflow_provider_altcraft.validation import parse_optional_str, parse_positive_int
+from airflow_provider_altcraft.validation import (
+    check_output_path,
+    parse_optional_str,
+    parse_positive_int,
+)
 
 __all__ = [
     "AltcraftExportTransactionsOperator",
@@ -293,6 +297,7 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
                 "output_path", "is missing", "pass the local path of the CSV to write"
             )
         parse_optional_str(values["output_path"], "output_path", max_length=4096)
+        check_output_path(values["output_path"], "output_path")
         return build_export_request(values)
 
     def execute(self, context: Context) -> dict[str, Any]:

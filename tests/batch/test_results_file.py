@@ -6,6 +6,10 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
+from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.operators.batch import AltcraftBatchRedeemPointsOperator
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch.conftest import make_rows
 from tests.batch.test_batch_runs import DAY_1, DAY_2, batch_dag
@@ -47,8 +51,18 @@ def test_a_symlinked_results_path_is_refused_before_sending(
     target.write_text("precious\n")
     link = tmp_path / "results.csv"
     os.symlink(target, link)
-    dag = batch_dag("results_symlink", f"rows={make_rows(3)!r}, results_path={str(link)!r},")
 
+    # Written in the DAG file: the DAG does not import.
+    with pytest.raises(AltcraftValidationError, match=r"results_path.*symbolic link"):
+        AltcraftBatchRedeemPointsOperator(
+            task_id="t", loyalty_program_id=1, rows=make_rows(3), results_path=str(link)
+        )
+    # Templated: the task fails before sending anything.
+    templated = "{{ params.results }}"
+    dag = batch_dag(
+        "results_symlink",
+        f"rows={make_rows(3)!r}, results_path={templated!r}, params={{'results': {str(link)!r}}},",
+    )
     assert run_dag(dag, logical_date=DAY_1).state == "failed"
 
     assert target.read_text() == "precious\n"

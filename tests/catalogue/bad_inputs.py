@@ -2,9 +2,7 @@
 query or a raw HTTP client can hand over something wrong, and the name the refusal must carry.
 
 ``test_catalogue.py`` runs each case and checks that it is refused with ONE clear sentence
-naming ``parameter`` (no traceback text, no token), and that nothing reached the ledger. A
-case with ``pending`` needs a call site in a file this catalogue's owner does not edit; it is
-expected to fail (xfail, not strict) until that call is added, and ``pending`` says where.
+naming ``parameter`` (no traceback text, no token), and that nothing reached the ledger.
 
 Kinds:
 
@@ -69,8 +67,6 @@ class Case:
     parameter: str
     target: str = ""
     arguments: dict[str, Any] = field(default_factory=dict)
-    #: Where the missing call must be added (the case fails until it is).
-    pending: str | None = None
 
     @property
     def id(self) -> str:
@@ -107,21 +103,9 @@ HOOK_VALID: dict[str, dict[str, Any]] = {
     "download_file": {"url": "/_sandbox/health", "destination": f"{TMP_DIR}/export.csv"},
 }  # fmt: skip
 
-_MATCHING_PENDING = (
-    "hooks/altcraft.py: every method taking matching starts with "
-    "matching = Matching.check(matching)"
-)
-_LIMIT_PENDING = "hooks/altcraft.py: limit = parse_limit(limit) (validation.parse_limit)"
-_DOWNLOAD_PENDING = (
-    "hooks/altcraft.py download_file: destination = check_output_path(destination, "
-    "'destination', partial_suffix='.part') before the request"
-)
 
-
-def hook(
-    case_id: str, method: str, parameter: str, pending: str | None = None, **arguments: Any
-) -> Case:
-    return Case("hook", case_id, parameter, method, arguments, pending)
+def hook(case_id: str, method: str, parameter: str, **arguments: Any) -> Case:
+    return Case("hook", case_id, parameter, method, arguments)
 
 
 HOOK_CASES: list[Case] = [
@@ -186,33 +170,25 @@ HOOK_CASES: list[Case] = [
     hook("cancel_nothing", "cancel_transaction", "transaction_id", transaction_eid=None),
     hook("commit_eid_blank", "commit_transaction", "transaction_eid", transaction_eid="   "),
     hook("find_eid_control", "find_transaction_by_eid", "transaction_eid",
-         transaction_eid="cat-1\n", pending="hooks/altcraft.py find_transactions_by_eid: "
-         "transaction_eid = parse_optional_str(transaction_eid, 'transaction_eid') first"),
+         transaction_eid="cat-1\n"),
     hook("tiers_group_bool", "get_profile_tiers", "tiers_group_id", tiers_group_id=True),
     hook("tiers_group_zero", "get_profile_tiers", "tiers_group_id", tiers_group_id=0),
     hook("promotions_is_active_yes", "get_trigger_promotions", "is_active", is_active="yes"),
     hook("promotions_limit_zero", "get_trigger_promotions", "limit", limit=0),
     hook("promotions_limit_101", "get_trigger_promotions", "limit", limit=101),
-    hook("promotions_limit_text", "get_trigger_promotions", "limit", limit="5",
-         pending=_LIMIT_PENDING + " in get_trigger_promotions"),
-    hook("promotions_limit_bool", "get_trigger_promotions", "limit", limit=True,
-         pending=_LIMIT_PENDING + " in get_trigger_promotions"),
-    hook("transactions_limit_text", "get_account_transactions", "limit", limit="5",
-         pending=_LIMIT_PENDING + " in get_account_transactions"),
-    hook("transactions_limit_bool", "get_account_transactions", "limit", limit=True,
-         pending=_LIMIT_PENDING + " in get_account_transactions"),
+    hook("promotions_limit_text", "get_trigger_promotions", "limit", limit="5"),
+    hook("promotions_limit_bool", "get_trigger_promotions", "limit", limit=True),
+    hook("transactions_limit_text", "get_account_transactions", "limit", limit="5"),
+    hook("transactions_limit_bool", "get_account_transactions", "limit", limit=True),
     hook("transactions_limit_zero", "get_account_transactions", "limit", limit=0),
     hook("transactions_from_id_control", "get_account_transactions", "from_id",
-         from_id="1\n2", pending="hooks/altcraft.py get_account_transactions: "
-         "parse_optional_str(from_id, 'from_id')"),
+         from_id="1\n2"),
     hook("balance_matching_dict", "get_balance", "matching",
-         matching={"matching": "email", "email": "ann@example.com"}, pending=_MATCHING_PENDING),
-    hook("balance_matching_text", "get_balance", "matching", matching="ann@example.com",
-         pending=_MATCHING_PENDING),
-    hook("register_matching_none", "register_member", "matching", matching=None,
-         pending=_MATCHING_PENDING),
+         matching={"matching": "email", "email": "ann@example.com"}),
+    hook("balance_matching_text", "get_balance", "matching", matching="ann@example.com"),
+    hook("register_matching_none", "register_member", "matching", matching=None),
     hook("tiers_matching_dict", "get_profile_tiers", "matching",
-         matching={"matching": "profile_id", "profile_id": "p-1"}, pending=_MATCHING_PENDING),
+         matching={"matching": "profile_id", "profile_id": "p-1"}),
     hook("registration_date_word", "register_member", "registration_date",
          registration_date="yesterday"),
     hook("expiring_date_to_before_from", "get_expiring_points", "date_to",
@@ -222,16 +198,11 @@ HOOK_CASES: list[Case] = [
     hook("export_program_bool", "start_transactions_export", "loyalty_program_id",
          loyalty_program_id=True),
     hook("export_date_from_word", "start_transactions_export", "date_from", date_from="today"),
-    hook("task_status_empty", "get_task_status", "task_id", task_id="",
-         pending="hooks/altcraft.py get_task_status: "
-         "task_id = parse_optional_str(task_id, 'task_id') and refuse None"),
-    hook("download_to_a_directory", "download_file", "destination", destination=TMP_DIR,
-         pending=_DOWNLOAD_PENDING),
+    hook("task_status_empty", "get_task_status", "task_id", task_id=""),
+    hook("download_to_a_directory", "download_file", "destination", destination=TMP_DIR),
     hook("download_name_with_newline", "download_file", "destination",
-         destination=f"{TMP_DIR}/export\n.csv", pending=_DOWNLOAD_PENDING),
-    hook("task_status_control", "get_task_status", "task_id", task_id="t\n1",
-         pending="hooks/altcraft.py get_task_status: "
-         "task_id = parse_optional_str(task_id, 'task_id') and refuse None"),
+         destination=f"{TMP_DIR}/export\n.csv"),
+    hook("task_status_control", "get_task_status", "task_id", task_id="t\n1"),
 ]  # fmt: skip
 
 
@@ -267,11 +238,9 @@ def operator_module(name: str) -> str:
     return _OPERATOR_MODULES.get(name, OPERATOR_MODULE_DEFAULT)
 
 
-def op(
-    case_id: str, target: str, parameter: str, pending: str | None = None, **arguments: Any
-) -> Case:
+def op(case_id: str, target: str, parameter: str, **arguments: Any) -> Case:
     short = target.removeprefix("Altcraft").removesuffix("Operator")
-    return Case("operator", f"{short}_{case_id}", parameter, target, arguments, pending)
+    return Case("operator", f"{short}_{case_id}", parameter, target, arguments)
 
 
 _REDEEM = "AltcraftRedeemPointsOperator"
@@ -333,18 +302,11 @@ OPERATOR_CASES: list[Case] = [
     op("rows_not_a_list", _BATCH, "rows", rows={"email": "ann@example.com"}),
     op("rows_format_xml", _BATCH, "rows_format", rows=None, rows_file="rows.xml",
        rows_format="xml"),
-    op("check_existing_yes", _BATCH, "check_existing", check_existing="yes",
-       pending="operators/batch.py __init__: if check_existing is not None: "
-       "parse_bool(check_existing, 'check_existing') (or add it to SINGLE_ARGUMENT_CHECKS)"),
-    op("check_existing_one", _BATCH, "check_existing", check_existing=1,
-       pending="operators/batch.py __init__: parse_bool(check_existing, 'check_existing')"),
-    op("results_path_directory", _BATCH, "results_path", results_path="/tmp",
-       pending="operators/batch.py _check_policies: when results_path is static "
-       "(not is_dynamic), check_output_path(self.results_path, 'results_path'); execute "
-       "already checks it, this makes the DAG import fail"),
+    op("check_existing_yes", _BATCH, "check_existing", check_existing="yes"),
+    op("check_existing_one", _BATCH, "check_existing", check_existing=1),
+    op("results_path_directory", _BATCH, "results_path", results_path="/tmp"),
     op("output_path_directory", "AltcraftExportTransactionsOperator", "output_path",
-       output_path="/tmp", pending="operators/export.py build(): check_output_path("
-       "values['output_path'], 'output_path', partial_suffix='.part')"),
+       output_path="/tmp"),
 ]  # fmt: skip
 
 

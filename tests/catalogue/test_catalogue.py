@@ -36,17 +36,7 @@ KINDS = ("hook", "operator", "connection", "batch_row", "batch_file", "sql", "sa
 
 
 def params(kind: str) -> list[Any]:
-    return [
-        pytest.param(
-            case,
-            id=case.case_id,
-            marks=[pytest.mark.xfail(reason=f"needs: {case.pending}", strict=False)]
-            if case.pending
-            else [],
-        )
-        for case in CASES
-        if case.kind == kind
-    ]
+    return [pytest.param(case, id=case.case_id) for case in CASES if case.kind == kind]
 
 
 def with_changes(valid: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

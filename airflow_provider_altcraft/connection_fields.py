@@ -72,6 +72,10 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
                "number", None, minimum=0, exclusive=True, maximum=10000),
     ExtraField("pool_maxsize", "Connection pool size", "Keep-alive connections kept open.",
                "integer", 16, minimum=1, maximum=1024),
+    ExtraField("server_profile", "Server profile (path)",
+               "A profile written by altcraft-probe --profile-out for this account: the hook "
+               "also recognises this server's wording of refusals (empty: none).",
+               "string", None),
 )  # fmt: skip
 # ASCII digits only (\d, int() and float() also take Arabic-Indic and fullwidth digits, and
 # float() takes "1_0").
@@ -136,6 +140,7 @@ class ConnectionSettings:
     pool_maxsize: int = 16
     default_points_currency_eid: str | None = None
     http_503_not_applied: bool = False
+    server_profile: str | None = None
 
     @classmethod
     def from_fields(

@@ -1,4 +1,7 @@
-"""The hook's view of a probe profile: typed facts with safe defaults.
+"""What a probe profile tells the hook: typed facts about one Altcraft server, safe defaults.
+
+A layer below both the hook (which reads a profile named by the connection) and the probe
+(which writes one).
 
 ``load_profile(path)`` reads what ``altcraft-probe --profile-out`` wrote; every fact the
 profile lacks (not probed, unknown, an older file) is ``None`` or empty, which means "assume
@@ -14,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_altcraft.probe.facts import PROFILE_FORMAT
-
 __all__ = ["PROFILE_FORMAT", "ProfileError", "Refusal", "ServerProfile", "load_profile"]
+
+#: The format (and version) of a profile file, written by ``altcraft-probe --profile-out``.
+PROFILE_FORMAT = "altcraft-probe-profile/1"
 
 #: The probe replaces ids, eids and personal data in texts with ``<...>`` placeholders.
 _PLACEHOLDER = re.compile(r"<[^<>]*>")

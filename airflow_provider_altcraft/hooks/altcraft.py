@@ -42,6 +42,7 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
     AltcraftAuthError,
     AltcraftBadResponseError,
+    AltcraftConfigError,
     AltcraftEidSettledError,
     AltcraftError,
     AltcraftOutcomeUnknownError,
@@ -82,6 +83,8 @@ from airflow_provider_altcraft.validation import (
 
 if TYPE_CHECKING:
     import requests
+
+    from airflow_provider_altcraft.server_profile import ServerProfile
 
 API_PREFIX = "/api/v1.1/"
 #: Altcraft's own code for a missing/invalid token, and "forbidden".
@@ -196,6 +199,19 @@ class AltcraftHook(BaseHook):
     @cached_property
     def _throttle(self) -> Throttle:
         return Throttle(self.settings.max_requests_per_second, self.settings.pool_maxsize)
+
+    @cached_property
+    def server_profile(self) -> ServerProfile:
+        """The facts ``altcraft-probe`` measured on this account (the connection's extra
+        ``server_profile``); without one every fact is unknown and the defaults hold."""
+        from airflow_provider_altcraft.server_profile import ProfileError, load_profile
+
+        try:
+            return load_profile(self.settings.server_profile)
+        except ProfileError as exc:
+            raise AltcraftConfigError(
+                f"Connection {self.altcraft_conn_id!r}: extra 'server_profile': {exc}"
+            ) from None
 
     def limit_in_flight(self, requests: int) -> None:
         """At most ``requests`` requests of this hook in flight at once, from any thread
@@ -654,7 +670,10 @@ class AltcraftHook(BaseHook):
             # When an earlier attempt may have been applied without its answer reaching us, a
             # refusal as "already <done>" means it was. Altcraft's wording is unpublished: the
             # phrases are a tolerant guess, and only trusted after a possibly lost answer.
-            if not (exc.earlier_attempt_lost or retried) or not says_already_done(endpoint, exc):
+            already_done = self.server_profile.says_already_done(
+                endpoint, exc.error_text, ALREADY_DONE_PHRASES
+            )
+            if not (exc.earlier_attempt_lost or retried) or not already_done:
                 raise
             self.log.warning(
                 "Altcraft %s refused as already done (%s) after an earlier attempt that may "
@@ -1019,12 +1038,6 @@ class AltcraftHook(BaseHook):
 
 
 # -- helpers (module level: pure functions, easy to test) ---------------------------------------
-
-
-def says_already_done(endpoint: str, error: AltcraftApiError) -> bool:
-    """Whether ``error`` refuses a state change because it already happened."""
-    text = error.error_text.lower()
-    return any(phrase in text for phrase in ALREADY_DONE_PHRASES.get(endpoint, ()))
 
 
 def transaction_reference(transaction_id: object, transaction_eid: object) -> dict[str, str]:

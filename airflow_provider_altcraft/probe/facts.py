@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_altcraft.server_profile import PROFILE_FORMAT
+
 __all__ = [
     "PROFILE_FORMAT",
     "QUESTIONS",
@@ -19,7 +21,6 @@ __all__ = [
     "unknown",
 ]
 
-PROFILE_FORMAT = "altcraft-probe-profile/1"
 
 Fact = dict[str, Any]
 

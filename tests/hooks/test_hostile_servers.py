@@ -11,14 +11,20 @@ import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_altcraft.exceptions import AltcraftApiError, AltcraftBadResponseError
+from airflow_provider_altcraft.exceptions import (
+    AltcraftApiError,
+    AltcraftBadResponseError,
+    AltcraftConfigError,
+)
 from airflow_provider_altcraft.hooks.throttle import Throttle
 from airflow_provider_altcraft.models import PointsRequest
 from airflow_provider_altcraft.sandbox import SandboxHandle
+from airflow_provider_altcraft.server_profile import PROFILE_FORMAT
 from tests.conftest import TOKEN
 from tests.hooks.conftest import ANN, PROGRAM, REDEEM, MakeHook, api_calls
 
@@ -151,3 +157,37 @@ def test_the_in_flight_limit_is_enforced_across_threads() -> None:
     for thread in threads:
         thread.join(5)
     assert peak == 3
+
+
+def test_a_server_profile_teaches_the_hook_its_wording_of_already_committed(
+    make_hook: MakeHook, serve: Callable[[Answer], str], tmp_path: Path
+) -> None:
+    # A server that words "already committed" its own way (measured by altcraft-probe).
+    def closed(handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        text = f"Transaction {body.get('transaction_id')} was closed earlier"
+        _reply(handler, 200, {"error": 1207, "error_text": text, "data": None})
+
+    url = serve(closed)
+    profile = tmp_path / "server.json"
+    fact = {"refused": True, "error": 1207, "http_status": 200,
+            "error_text": "Transaction <transaction_id> was closed earlier"}  # fmt: skip
+    profile.write_text(json.dumps({
+        "format": PROFILE_FORMAT, "facts": {"already_committed": {"known": True, "value": fact}},
+    }))  # fmt: skip
+    plain = make_hook("altcraft_plain", url=url)
+    taught = make_hook("altcraft_taught", url=url, server_profile=str(profile))
+
+    with pytest.raises(AltcraftApiError, match="closed earlier"):
+        plain.commit_transaction(transaction_id="t-1", retried=True)
+    assert taught.commit_transaction(transaction_id="t-1", retried=True).balance is None
+    with pytest.raises(AltcraftApiError):  # not a retry: still a real refusal
+        taught.commit_transaction(transaction_id="t-1")
+
+
+def test_an_unreadable_server_profile_is_a_clear_connection_error(
+    make_hook: MakeHook, tmp_path: Path
+) -> None:
+    hook = make_hook("altcraft_bad_profile", server_profile=str(tmp_path / "missing.json"))
+
+    with pytest.raises(AltcraftConfigError, match="extra 'server_profile'"):
+        hook.commit_transaction(transaction_id="t-1", retried=True)

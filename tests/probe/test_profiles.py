@@ -1,4 +1,4 @@
-"""Reading profiles: the hook's typed facts (probe/profile.py) and the sandbox's options and
+"""Reading profiles: the hook's typed facts (server_profile.py) and the sandbox's options and
 gaps (sandbox/profile.py), on profiles the probe wrote and on hand-written ones."""
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ import pytest
 
 from airflow_provider_altcraft.hooks.altcraft import ALREADY_DONE_PHRASES
 from airflow_provider_altcraft.probe import facts as F
-from airflow_provider_altcraft.probe.profile import (
+from airflow_provider_altcraft.sandbox import SandboxHandle
+from airflow_provider_altcraft.sandbox import profile as sandbox_profile
+from airflow_provider_altcraft.sandbox.config import ConfigError
+from airflow_provider_altcraft.sandbox.profile import read_profile, sandbox_options, unreplayable
+from airflow_provider_altcraft.server_profile import (
     ProfileError,
     Refusal,
     ServerProfile,
@@ -20,10 +24,6 @@ from airflow_provider_altcraft.probe.profile import (
     phrase_of,
     profile_from_document,
 )
-from airflow_provider_altcraft.sandbox import SandboxHandle
-from airflow_provider_altcraft.sandbox import profile as sandbox_profile
-from airflow_provider_altcraft.sandbox.config import ConfigError
-from airflow_provider_altcraft.sandbox.profile import read_profile, sandbox_options, unreplayable
 from tests.probe.conftest import RunProbe
 
 #: The hook's own phrases, which it passes to the profile.

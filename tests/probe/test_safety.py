@@ -174,7 +174,7 @@ def test_other_matching_modes_and_the_number_of_requests(
 def test_reading_a_profile_imports_no_airflow() -> None:
     code = (
         "import sys\n"
-        "import airflow_provider_altcraft.probe.profile\n"
+        "import airflow_provider_altcraft.server_profile\n"
         "import airflow_provider_altcraft.sandbox.profile\n"
         "import airflow_provider_altcraft.probe.cli\n"
         "loaded = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"

@@ -43,6 +43,7 @@ EVERY_EXTRA: dict[str, Any] = {
     "retry_after_max": 2,
     "max_requests_per_second": 50,
     "pool_maxsize": 4,
+    "server_profile": "/etc/altcraft/server-profile.json",
 }
 
 

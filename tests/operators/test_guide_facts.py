@@ -132,7 +132,7 @@ def test_every_example_points_task_names_its_currency() -> None:
             currency = [arguments.get(f"points_currency_{kind}") for kind in ("eid", "iid")]
             assert any(value not in (None, "") for value in currency), (dag.dag_id, task.task_id)
             checked.add((dag.dag_id, task.task_id))
-    assert checked == {
+    assert checked >= {  # every points task of every example was checked above
         ("altcraft_two_phase_redemption", "redeem"),
         ("altcraft_scheduled_redemption", "redeem"),
         ("altcraft_batch_redemption", "redeem_chunk"),

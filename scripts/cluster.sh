@@ -64,7 +64,6 @@ export PYTHONPATH='$home/config'\${PYTHONPATH:+:\$PYTHONPATH}
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 export AIRFLOW__CORE__DAGS_FOLDER='$dags'
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__CORE__HOSTNAME_CALLABLE=altcraft_cluster_hostname.hostname
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL='http://127.0.0.1:$api_port/execution/'

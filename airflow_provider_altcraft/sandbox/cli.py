@@ -7,16 +7,27 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from airflow_provider_altcraft.sandbox import SEED_EXAMPLE
 from airflow_provider_altcraft.sandbox.app import SandboxApp
 from airflow_provider_altcraft.sandbox.config import ConfigError, SandboxConfig
 from airflow_provider_altcraft.sandbox.persistence import StateFile
 from airflow_provider_altcraft.sandbox.seed import SeedError, load_seed_file
 from airflow_provider_altcraft.sandbox.server import RemoteBindError, SandboxServer, check_bind_host
 
-__all__ = ["DEFAULT_TOKEN", "build_parser", "main"]
+__all__ = ["DEFAULT_TOKEN", "PACKAGED_SEEDS", "build_parser", "main", "seed_path"]
 
 DEFAULT_TOKEN = "sandbox-token"
+
+#: Seeds shipped in the package, by the name ``--seed`` accepts from any directory.
+PACKAGED_SEEDS: dict[str, Path] = {"example": SEED_EXAMPLE}
+
+
+def seed_path(value: str) -> Path:
+    """Where ``--seed VALUE`` reads from: a packaged seed's name (``example``) names the file
+    shipped in the package, whatever the working directory; anything else is a path."""
+    return PACKAGED_SEEDS.get(value, Path(value))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=8642, help="port; 0 = pick a free one")
     parser.add_argument("--token", help="API token (default: the seed's token, else sandbox-token)")
-    parser.add_argument("--seed", help="seed JSON file (initial state and reset target)")
+    parser.add_argument(
+        "--seed",
+        metavar="FILE|NAME",
+        help="seed JSON file (initial state and reset target), or the name of a seed shipped "
+        f"in the package ({', '.join(sorted(PACKAGED_SEEDS))}); write ./example for a file "
+        "called example",
+    )
     parser.add_argument("--state-file", help="persist state here; loaded at start if it exists")
     parser.add_argument(
         "--durable",
@@ -90,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"altcraft-sandbox: {exc}", file=sys.stderr)
         return 2
     try:
-        seed = load_seed_file(args.seed) if args.seed else None
+        seed = load_seed_file(seed_path(args.seed)) if args.seed else None
         config = _config(args)
     except (SeedError, ConfigError, ValueError) as exc:
         print(f"altcraft-sandbox: {exc}", file=sys.stderr)

@@ -10,8 +10,9 @@ the report; the script checks that all find the same differences.
 
 * ``sqlite``: the provider's SQLite engine, the SQLite warehouse attached to it (what the
   operator does with ``engine="sqlite"`` and a SQLite warehouse);
-* ``duckdb``: the DuckDB engine, the SQLite warehouse's rows through the driver (what the
-  operator does with ``engine="duckdb"`` and a SQLite warehouse);
+* ``duckdb``: the DuckDB engine (default 64MB memory limit), the SQLite warehouse written
+  out by SQLite and the csv module in C, read by DuckDB (what the operator does with
+  ``engine="duckdb"`` or ``"auto"`` and a SQLite warehouse);
 * ``duckdb-pg`` and ``sqlite-pg``: those engines with the PostgreSQL warehouse read through
   ``COPY ... TO STDOUT`` (only with ``--postgres``);
 * ``pushdown``: the comparison inside PostgreSQL, the export copied in (only with
@@ -207,7 +208,13 @@ def _engine(directory: Path, engine: str, warehouse: str) -> dict[str, int]:
             import psycopg2
 
             connection = psycopg2.connect(POSTGRES_URL)
-        with open_reconciler(engine, work, connection=connection) as reconciler:
+        options: dict[str, Any] = {}
+        if engine == "duckdb":
+            if os.environ.get("BENCH_MEMORY_LIMIT"):
+                options["memory_limit"] = os.environ["BENCH_MEMORY_LIMIT"]
+            if os.environ.get("BENCH_THREADS"):
+                options["threads"] = int(os.environ["BENCH_THREADS"])
+        with open_reconciler(engine, work, connection=connection, **options) as reconciler:
             reconciler.add_export(directory / "export.csv", PERIOD)
             pg_select = WAREHOUSE_SELECT.replace("loyalty_transactions", PG_TABLE)
             if engine == "pushdown":
@@ -220,13 +227,9 @@ def _engine(directory: Path, engine: str, warehouse: str) -> dict[str, int]:
                 copy_query_to_csv(pg, pg_select, None, WAREHOUSE_COLUMNS, path)
                 pg.close()
                 reconciler.add_warehouse_csv(path)
-            elif engine == "sqlite":
-                db = sqlite3.connect(directory / "warehouse.db")
-                reconciler.add_warehouse_sqlite(db, WAREHOUSE_SELECT, None, WAREHOUSE_COLUMNS)  # type: ignore[attr-defined]
-                db.close()
             else:
                 db = sqlite3.connect(directory / "warehouse.db")
-                reconciler.add_warehouse(db.execute(WAREHOUSE_SELECT))
+                reconciler.add_warehouse_sqlite(db, WAREHOUSE_SELECT, None, WAREHOUSE_COLUMNS)
                 db.close()
             reconciler.match()
             return _write_report(directory, reconciler.differences())
@@ -330,7 +333,8 @@ def run_duckdb_direct(directory: Path) -> dict[str, int]:
             csv.writer(handle).writerows(_warehouse_rows(directory))
         db = duckdb.connect()
         altcraft = (
-            f"SELECT * FROM read_csv('{directory / 'export.csv'}', header = true, all_varchar = true) "
+            f"SELECT * FROM read_csv('{directory / 'export.csv'}', header = true, "
+            "all_varchar = true) "
             "QUALIFY row_number() OVER (PARTITION BY transaction_eid, transaction_type, "
             "CAST(amount AS DECIMAL(38, 2)) ORDER BY created_at DESC) = 1"
         )
@@ -400,13 +404,15 @@ def child(method: str, directory: Path) -> None:
 
 
 def measure(method: str, directory: Path) -> dict[str, Any]:
-    output = subprocess.run(
+    run = subprocess.run(
         [sys.executable, __file__, "--child", method, "--dir", str(directory)],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+        check=False,
+    )
+    if run.returncode:
+        raise SystemExit(f"{method} failed:\n{run.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -423,12 +429,21 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also the PostgreSQL methods")
     parser.add_argument("--methods", help="comma-separated subset of " + ", ".join(METHODS))
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
+    parser.add_argument("--memory-limit", help="the DuckDB engine's memory limit (e.g. 256MB)")
+    parser.add_argument("--threads", type=int, help="the DuckDB engine's threads")
+    parser.add_argument(
+        "--keep", type=Path, help="generate into this directory once, reuse it on later runs"
+    )
     parser.add_argument("--child", choices=sorted(METHODS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.dir)
         return
     rows = 1_000_000 if args.million else args.rows
+    if args.memory_limit:
+        os.environ["BENCH_MEMORY_LIMIT"] = args.memory_limit  # read by the children
+    if args.threads:
+        os.environ["BENCH_THREADS"] = str(args.threads)
     methods = args.methods.split(",") if args.methods else list(METHODS)
     if not args.postgres:
         methods = [m for m in methods if m not in POSTGRES_METHODS]
@@ -439,8 +454,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="altcraft-reconcile-bench-", dir=args.dir) as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        expected = generate(directory, rows, args.postgres)
-        print(f"{rows:,} transactions generated in {time.perf_counter() - started:.1f} s; "
+        if args.keep is not None:
+            directory = args.keep / f"{rows}{'-pg' if args.postgres else ''}"
+            if (directory / "expected.json").exists():
+                expected = json.loads((directory / "expected.json").read_text())
+            else:
+                directory.mkdir(parents=True, exist_ok=True)
+                expected = generate(directory, rows, args.postgres)
+                (directory / "expected.json").write_text(json.dumps(expected))
+        else:
+            expected = generate(directory, rows, args.postgres)
+        print(f"{rows:,} transactions ready in {time.perf_counter() - started:.1f} s; "
               f"expected differences {expected}", flush=True)  # fmt: skip
         results: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
         for _ in range(args.repeat):

@@ -20,7 +20,7 @@ from airflow_provider_altcraft.reconcile.sql_engine import SQLReconciler, litera
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBReconciler"]
 
 #: DuckDB's buffer pool; beyond it, joins and sorts spill to disk.
-DEFAULT_MEMORY_LIMIT = "64MB"
+DEFAULT_MEMORY_LIMIT = "128MB"
 #: The CSV reader's buffer per thread (its default, 16 MiB, is a large part of a small limit).
 CSV_BUFFER = 4 << 20
 #: Rows fetched per round trip when streaming the differences.
@@ -31,9 +31,10 @@ class DuckDBReconciler(SQLReconciler):
     """The DuckDB engine: an in-memory database that spills to the directory ``path`` +
     ``.spill`` (removed on exit) beyond its memory limit.
 
-    :param memory_limit: DuckDB's memory limit (e.g. ``"64MB"``, ``"1GB"``); more is faster
-        for tens of millions of rows, less than 64MB can fail with DuckDB's out-of-memory
-        error (some operators need pinned blocks per thread).
+    :param memory_limit: DuckDB's memory limit (e.g. ``"128MB"``, ``"1GB"``); more is
+        faster for tens of millions of rows; too little fails with DuckDB's out-of-memory
+        error (joins and aggregations need some pinned blocks per thread: 64MB is enough for
+        a million rows, not for five million).
     :param threads: DuckDB's threads (default: one per core).
     """
 
@@ -64,6 +65,11 @@ class DuckDBReconciler(SQLReconciler):
         # In memory, spilling to ``spill`` beyond the limit: no database file to write.
         self.db = duckdb.connect(":memory:", config=config)
         self.setup()
+
+    def match(self) -> dict[str, int]:
+        # Load order is in the rowids now: what follows needs no order kept (less memory).
+        self.db.execute("SET preserve_insertion_order = false")
+        return super().match()
 
     def close(self) -> None:
         self.db.close()

@@ -43,6 +43,7 @@ _FIELDS = ("tid", "eid", "amount", "type", "state", "created_at")
 #: The work tables (prefixed: in PostgreSQL temporary tables would hide the user's tables).
 ALTCRAFT, WAREHOUSE = "altcraft_rc_altcraft", "altcraft_rc_warehouse"
 PAIRS = "altcraft_rc_pairs"
+REPEATED = "altcraft_rc_repeated"
 FOLDED = "altcraft_rc_folded"
 KEYS, TYPES, STATES = "altcraft_rc_amount_keys", "altcraft_rc_type_map", "altcraft_rc_state_map"
 
@@ -361,45 +362,55 @@ class SQLReconciler(BaseReconciler):
             WHERE group_rows = 2 AND group_rank = 2"""
         )
         self.committed_copies = self._count(FOLDED)
-        pair = """
-            SELECT a.rid AS a_rid, w.rid AS w_rid, '{key}' AS matched_on FROM
-              (SELECT {rid} AS rid, {column} AS k,
-                      row_number() OVER (PARTITION BY {column} ORDER BY {rid}) AS n
-                 FROM {a_table} WHERE {column} IS NOT NULL {unpaired_a}) AS a
-              JOIN
-              (SELECT {rid} AS rid, {column} AS k,
-                      row_number() OVER (PARTITION BY {column} ORDER BY {rid}) AS n
-                 FROM {w_table} WHERE {column} IS NOT NULL {unpaired_w}) AS w
-              ON a.k = w.k AND a.n = w.n
-        """
-        tables = {"a_table": ALTCRAFT, "w_table": WAREHOUSE, "rid": self.rid}
-        self.execute(
-            f"{self.create} {PAIRS} AS "
-            + pair.format(
-                key="transaction_eid",
-                column="eid",
-                unpaired_a=f"AND {self._unfolded()}",
-                unpaired_w="",
-                **tables,
-            )
-        )
-        self.execute(
-            f"INSERT INTO {PAIRS} "
-            + pair.format(
-                key="transaction_id",
-                column="tid",
-                unpaired_a=f"AND {self._unfolded()} AND {self.rid} NOT IN "
-                f"(SELECT a_rid FROM {PAIRS})",
-                unpaired_w=f"AND {self.rid} NOT IN (SELECT w_rid FROM {PAIRS})",
-                **tables,
-            )
-        )
+        self._pair("eid", first=True)
+        # Only the rows left unpaired are matched on the id.
+        self._pair("tid", first=False)
         return {
             "altcraft_rows": self._count(ALTCRAFT) - self.committed_copies,
             "warehouse_rows": self._count(WAREHOUSE),
             "matched": self._count(PAIRS),
             "committed_copies": self.committed_copies,
         }
+
+    def _pair(self, column: str, *, first: bool) -> None:
+        """Pair the rows on ``column``: the k-th row of a value on one side with the k-th on
+        the other (load order). Values seen once on each side (nearly all) pair by a plain
+        hash join, which spills beyond the memory limit; only the repeated ones are numbered
+        (a window over few rows)."""
+        rid = self.rid
+        by_id = "FALSE" if first else "TRUE"  # matched on the eid, else on the id
+        a_rows = f"{ALTCRAFT} AS a WHERE a.{column} IS NOT NULL AND {self._unfolded('a.')}"
+        w_rows = f"{WAREHOUSE} AS w WHERE w.{column} IS NOT NULL"
+        if not first:
+            a_rows += f" AND NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.a_rid = a.{rid})"
+            w_rows += f" AND NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.w_rid = w.{rid})"
+        self.execute(f"DROP TABLE IF EXISTS {REPEATED}")
+        self.execute(
+            f"""{self.create} {REPEATED} AS
+            SELECT a.{column} AS k FROM {a_rows} GROUP BY a.{column} HAVING count(*) > 1
+            UNION
+            SELECT w.{column} AS k FROM {w_rows} GROUP BY w.{column} HAVING count(*) > 1"""
+        )
+        once = f"""
+            SELECT a.{rid} AS a_rid, w.{rid} AS w_rid, {by_id} AS by_id
+              FROM (SELECT a.{rid}, a.{column} FROM {a_rows}) AS a
+              JOIN (SELECT w.{rid}, w.{column} FROM {w_rows}) AS w ON a.{column} = w.{column}
+             WHERE NOT EXISTS (SELECT 1 FROM {REPEATED} AS r WHERE r.k = a.{column})"""
+        repeated = f"""
+            SELECT a.rid AS a_rid, w.rid AS w_rid, {by_id} AS by_id FROM
+              (SELECT a.{rid} AS rid, a.{column} AS k,
+                      row_number() OVER (PARTITION BY a.{column} ORDER BY a.{rid}) AS n
+                 FROM {a_rows} AND a.{column} IN (SELECT k FROM {REPEATED})) AS a
+              JOIN
+              (SELECT w.{rid} AS rid, w.{column} AS k,
+                      row_number() OVER (PARTITION BY w.{column} ORDER BY w.{rid}) AS n
+                 FROM {w_rows} AND w.{column} IN (SELECT k FROM {REPEATED})) AS w
+              ON a.k = w.k AND a.n = w.n"""
+        if first:
+            self.execute(f"{self.create} {PAIRS} AS {once}")
+        else:
+            self.execute(f"INSERT INTO {PAIRS} {once}")
+        self.execute(f"INSERT INTO {PAIRS} {repeated}")
 
     def _unfolded(self, alias: str = "") -> str:
         """SQL: an Altcraft row that is not a folded copy."""
@@ -438,7 +449,9 @@ class SQLReconciler(BaseReconciler):
         # Pairs whose texts differ at all (one pass over plain columns); then, for those few,
         # the canonical types and states.
         candidates = f"""
-            SELECT p.a_rid, p.matched_on, a.tid, a.eid, a.created_at, a.amount AS a_amount,
+            SELECT p.a_rid,
+                   CASE WHEN p.by_id THEN 'transaction_id' ELSE 'transaction_eid' END
+                     AS matched_on, a.tid, a.eid, a.created_at, a.amount AS a_amount,
                    w.amount AS w_amount, a.type AS a_type, {w_type} AS w_type,
                    a.state AS a_state, w.state AS w_state,
                    a.akey IS DISTINCT FROM {w_key} AS amount_differs

@@ -404,3 +404,19 @@ def test_auto_uses_sqlite_without_duckdb(monkeypatch: pytest.MonkeyPatch) -> Non
     assert resolve_engine("auto") == "duckdb"  # the test extra installs it
     monkeypatch.setitem(sys.modules, "duckdb", None)
     assert resolve_engine("auto") == "sqlite"
+
+
+def test_parsing_a_dag_imports_no_engine_or_driver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import airflow_provider_altcraft.operators.reconcile\n"
+        "print(sorted(m for m in ('duckdb', 'psycopg', 'psycopg2') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "[]"

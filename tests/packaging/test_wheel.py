@@ -372,6 +372,11 @@ def test_example_dags_from_the_wheel(
     sandbox = SandboxHandle.connect(url, token="")
     before = Decimal(sandbox.balance(1, "p-1", "stars")["total_balance"])
     _run([airflow, "db", "migrate"], timeout=AIRFLOW_TIMEOUT_SEC, cwd=work, env=env)
+    # Registered through the apache_airflow_provider entry point, as official providers are.
+    providers = _run([airflow, "providers", "list"], timeout=AIRFLOW_TIMEOUT_SEC, cwd=work, env=env)
+    assert re.search(
+        rf"airflow-provider-altcraft\s*\|.*\|\s*{re.escape(__version__)}", providers.stdout
+    )
     for number, dag_id in enumerate((EXAMPLE_DAG, docs_dag_id), start=1):
         result = _run(
             [airflow, "dags", "test", dag_id, "2024-09-01"],

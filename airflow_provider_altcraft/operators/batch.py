@@ -790,6 +790,12 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             check_output_path(path, "progress_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
+        if try_number <= 1 and os.path.exists(path) and os.path.getsize(path) > 0:
+            raise AirflowFailException(
+                f"Invalid argument: progress_path: {path!r} already exists, written by another "
+                "run; template the path with the run (e.g. '.../{{ run_id }}.progress') or "
+                "remove the file"
+            )
         fingerprint = "\n".join(
             (str(spec.position_namespace), spec.key_scope, self.batch_operation,
              source.describe(), repr(sorted(self.column_mapping.items())),

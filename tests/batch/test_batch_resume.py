@@ -151,3 +151,59 @@ def test_only_one_try_writes_the_record(tmp_path: Path, monkeypatch: pytest.Monk
         BatchProgress(path, fingerprint="f", window=10, resume=True)
     holder.close()
     BatchProgress(path, fingerprint="f", window=10, resume=True).close()
+
+
+def test_operator_retry_resumes_from_the_record_beside_the_results(
+    batch_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Through Airflow: try 1 ends with rows of unknown outcome (answers lost, lookups refused);
+    try 2 finds the record beside the results file, skips every row it holds as done without
+    a request, and handles only the rows try 1 could not settle."""
+    from tests.batch.conftest import assert_each_once, make_rows
+    from tests.batch.test_batch_runs import batch_dag, results
+    from tests.dagrun import run_dag
+
+    rows = make_rows(120)
+    batch_sandbox.set_faults(
+        [
+            {"kind": "drop_after", "rate": 0.2, "methods": ["loyalty/redeeme_points"]},
+            {"kind": "http_503", "rate": 1.0, "methods": ["loyalty/account/transactions"],
+             "max_count": 40},
+        ],
+        seed=3,
+    )  # fmt: skip
+    results_path = tmp_path / "results.csv"
+    dag = batch_dag(
+        "batch_resume_record", f"rows={rows!r}, results_path={str(results_path)!r},", retries=2
+    )
+
+    run = run_dag(dag)
+
+    assert run.state == "success" and run.try_numbers[("batch", -1)] == 2
+    assert_each_once(batch_sandbox, 120)
+    redeems = [r for r in batch_sandbox.requests() if r["path"].endswith("redeeme_points")]
+    assert len(redeems) == 120  # nothing sent twice
+    lines = [json.loads(line) for line in Path(f"{results_path}.progress").read_text().splitlines()]
+    outcomes = [line for line in lines[1:] if "r" in line]
+    first_try = outcomes[:120]
+    unsettled = {line["r"] for line in first_try if line["s"] not in ("sent", "already_present")}
+    assert unsettled, "the faults left no row unsettled"
+    assert {line["r"] for line in outcomes[120:]} == unsettled  # try 2 touched only these
+    assert all(line["s"] == "already_present" for line in outcomes[120:])
+    assert [row["status"] for row in results(str(results_path))] == ["already_present"] * 120
+
+
+def test_a_first_try_never_overwrites_another_runs_record(
+    batch_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    from tests.batch.conftest import make_rows
+    from tests.batch.test_batch_runs import batch_dag
+    from tests.dagrun import run_dag
+
+    record = tmp_path / "shared.progress"
+    record.write_text('{"altcraft_batch_progress": 1, "fingerprint": "another run"}\n')
+    dag = batch_dag("batch_record_taken", f"rows={make_rows(3)!r}, progress_path={str(record)!r},")
+
+    assert run_dag(dag).state == "failed"
+    assert batch_sandbox.requests() == []
+    assert record.read_text().endswith('"another run"}\n')

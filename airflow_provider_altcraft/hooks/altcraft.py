@@ -1,41 +1,27 @@
-"""``AltcraftHook``: the Altcraft loyalty API (v1.1) over one keep-alive HTTP session.
+"""``AltcraftHook``: the Altcraft loyalty API (v1.1), one typed method per endpoint.
 
-Design notes, briefly:
-
-* Every call is a JSON POST to ``<host>/api/v1.1/<method>``; success is ``error == 0`` in the
-  envelope, whatever the HTTP status says (Altcraft may answer an error with HTTP 200).
-* Retries are decided per call. Reads and state transitions (commit, rollback, cancel,
-  register ...) are safe to send again. Redeem and accrue add points each time they are
-  applied, so after a request has left this process without a clear answer the hook never
-  sends it again: it raises :class:`AltcraftOutcomeUnknownError` and the caller looks the
-  transaction up by its ``transaction_eid`` (:meth:`AltcraftHook.send_points_request_once`
-  does exactly that).
-* No request or response body is logged: they carry e-mails, phones and the token.
+The transport (connection, session, the call loop and its retry decision) is
+:class:`~airflow_provider_altcraft.hooks.transport.AltcraftBaseHook`; every method here says
+whether its request is safe to send again (``resend_safe``). Redeem and accrue are not: after
+an unknown outcome :meth:`AltcraftHook.send_points_request_once` looks the transaction up by
+its ``transaction_eid`` instead of sending it again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import random
-import ssl
-import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from airflow_provider_altcraft import __version__
-from airflow_provider_altcraft.compat import BaseHook, mask_secret
 from airflow_provider_altcraft.connection_fields import (
     HIDDEN_FIELDS,
     PLACEHOLDERS,
     RELABELING,
-    ConnectionSettings,
     connection_form_widgets,
 )
 from airflow_provider_altcraft.exceptions import (
@@ -51,7 +37,13 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftTransportError,
     AltcraftValidationError,
 )
-from airflow_provider_altcraft.hooks.throttle import Throttle
+from airflow_provider_altcraft.hooks.transport import (
+    SANDBOX_HEADER_NAME,
+    AltcraftBaseHook,
+    _data_list,
+    _data_object,
+    _describe_transport_error,
+)
 from airflow_provider_altcraft.models import (
     AccountTransaction,
     Balance,
@@ -64,11 +56,9 @@ from airflow_provider_altcraft.models import (
     TaskStatus,
     TransactionResult,
     eid_holder,
-    mask_personal_data,
 )
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.validation import (
-    check_body_size,
     check_output_path,
     currency_payload,
     format_rfc3339,
@@ -82,28 +72,25 @@ from airflow_provider_altcraft.validation import (
 )
 
 if TYPE_CHECKING:
-    import requests
-
     from airflow_provider_altcraft.server_profile import ServerProfile
 
-API_PREFIX = "/api/v1.1/"
-#: Altcraft's own code for a missing/invalid token, and "forbidden".
-AUTH_ERROR_CODES = frozenset({401, 403})
-#: Overload answers: every thread of the hook backs off. A 429 means "not processed" (even a
-#: redeem may be sent again); a 503 only when the connection says so (``http_503_not_applied``:
-#: Altcraft does not publish whether a gateway's 503 can follow an applied write).
-OVERLOAD_STATUSES = frozenset({429, 503})
 #: How a refused resend of a state change says "this already happened" (see
 #: ``_transaction_action``), per endpoint, lower case.
+__all__ = [
+    "ALREADY_DONE_PHRASES",
+    "CONNECTION_OK",
+    "CONNECTION_OK_SANDBOX",
+    "SANDBOX_HEADER_NAME",
+    "AltcraftHook",
+    "transaction_reference",
+]
+
 ALREADY_DONE_PHRASES: dict[str, tuple[str, ...]] = {
     "loyalty/commit_transaction": ("already committed",),
     "loyalty/rollback_transaction": ("already rolled back",),
     "loyalty/cancel_transaction": ("already cancelled", "already canceled"),
 }
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
-#: The header the provider's sandbox puts on every answer (sandbox.server.SANDBOX_HEADER; a
-#: test keeps the two equal): test_connection warns that the connection is not Altcraft.
-SANDBOX_HEADER_NAME = "X-Altcraft-Sandbox"
 CONNECTION_OK = "Connection OK: Altcraft answered and accepted the token."
 CONNECTION_OK_SANDBOX = (
     "Connection OK, but it points at the altcraft-sandbox, not Altcraft: nothing sent through "
@@ -114,7 +101,7 @@ CONNECTION_TEST_INVALID_TOKEN = "airflow-connection-test-invalid-token"
 ACCOUNT_TRANSACTIONS_PAGE_MAX = 100
 
 
-class AltcraftHook(BaseHook):
+class AltcraftHook(AltcraftBaseHook):
     """Talks to the Altcraft Platform loyalty API.
 
     :param altcraft_conn_id: an Airflow connection of type ``altcraft``: host = the account's
@@ -122,83 +109,10 @@ class AltcraftHook(BaseHook):
         TLS, retries and rate (see the README).
     """
 
-    #: Whether the last answer came from the provider's sandbox (its header said so).
-    answered_by_sandbox = False
-
     conn_name_attr = "altcraft_conn_id"
     default_conn_name = "altcraft_default"
     conn_type = "altcraft"
     hook_name = "Altcraft"
-
-    def __init__(
-        self,
-        altcraft_conn_id: str = default_conn_name,
-        *,
-        pool_maxsize: int | None = None,
-        max_requests_per_second: float | None = None,
-    ) -> None:
-        super().__init__()
-        self.altcraft_conn_id = altcraft_conn_id
-        # Per-task overrides of the connection's extras: a batch sizes the keep-alive pool to
-        # its threads and may cap its own rate.
-        self._overrides: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("pool_maxsize", pool_maxsize),
-                ("max_requests_per_second", max_requests_per_second),
-            )
-            if value is not None
-        }
-
-    # -- connection ---------------------------------------------------------------------------
-
-    @cached_property
-    def settings(self) -> ConnectionSettings:
-        """The connection, read once on first use (never in ``__init__``: DAG parsing)."""
-        conn = self.get_connection(self.altcraft_conn_id)
-        if conn.password:
-            mask_secret(conn.password)
-        settings = ConnectionSettings.from_fields(
-            self.altcraft_conn_id,
-            host=conn.host,
-            port=conn.port,
-            schema=conn.schema,
-            password=conn.password,
-            extra=conn.extra_dejson,
-        )
-        if settings.token != conn.password:
-            mask_secret(settings.token)  # the password less surrounding whitespace
-        return dataclasses.replace(settings, **self._overrides) if self._overrides else settings
-
-    @cached_property
-    def session(self) -> requests.Session:
-        """One keep-alive session per hook, shared by the threads of a batch."""
-        import requests
-        import requests.utils
-        from requests.adapters import HTTPAdapter
-
-        settings = self.settings
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.pool_maxsize, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.verify = settings.verify
-        session.headers["User-Agent"] = f"airflow-provider-altcraft/{__version__}"
-        if settings.auth_placement == "header":
-            session.headers["Authorization"] = f"Bearer {settings.token}"
-        # With trust_env, requests re-reads proxy variables from os.environ on every request:
-        # a quarter of a loopback request's CPU under Airflow's large environment (profiled).
-        # Read them once instead; this also skips ~/.netrc, which could replace the token.
-        session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
-        if session.verify is True:
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            session.verify = bundle or True
-        session.trust_env = False
-        return session
-
-    @cached_property
-    def _throttle(self) -> Throttle:
-        return Throttle(self.settings.max_requests_per_second, self.settings.pool_maxsize)
 
     @cached_property
     def server_profile(self) -> ServerProfile:
@@ -212,16 +126,6 @@ class AltcraftHook(BaseHook):
             raise AltcraftConfigError(
                 f"Connection {self.altcraft_conn_id!r}: extra 'server_profile': {exc}"
             ) from None
-
-    def limit_in_flight(self, requests: int) -> None:
-        """At most ``requests`` requests of this hook in flight at once, from any thread
-        (default: the connection pool's size); the limit adapts below it under overload."""
-        self._throttle.cap(requests)
-
-    def close(self) -> None:
-        """Close pooled connections (the hook can be used again afterwards)."""
-        if "session" in self.__dict__:
-            self.__dict__.pop("session").close()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -273,135 +177,6 @@ class AltcraftHook(BaseHook):
         except AltcraftApiError:
             pass  # any other refusal came after the token was accepted
         return None
-
-    # -- transport ----------------------------------------------------------------------------
-
-    def _call(
-        self,
-        endpoint: str,
-        payload: Mapping[str, Any],
-        *,
-        resend_safe: bool,
-        transaction_eid: str | None = None,
-        token: str | None = None,
-    ) -> dict[str, Any]:
-        """POST ``payload`` to ``endpoint`` and return the checked envelope.
-
-        ``resend_safe`` says whether applying the request twice is harmless. When it is not,
-        a request that may have been applied is never sent again (see the module docstring).
-        ``token`` replaces the connection's (the connection test sends a made-up one).
-        """
-        import requests
-
-        settings = self.settings
-        url = settings.base_url + API_PREFIX + endpoint
-        body = dict(payload)
-        headers = {"Content-Type": "application/json"}
-        if settings.auth_placement == "body":
-            body["token"] = token or settings.token
-        elif token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        check_body_size(data)
-        attempt = 0
-        # Whether an earlier attempt may have been applied without an answer reaching us.
-        earlier_attempt_lost = False
-        while True:
-            attempt += 1
-            retries_left = settings.max_retries - attempt + 1
-            try:
-                with self._throttle.in_flight() as generation:
-                    # Paced inside the place: a pause ordered while this thread waited for a
-                    # place still holds it back.
-                    self._throttle.wait()
-                    started = time.monotonic()
-                    response = self.session.post(
-                        url,
-                        data=data,
-                        headers=headers,
-                        timeout=(settings.connect_timeout, settings.timeout),
-                        # A redirect would re-send the body (the token too, when it travels
-                        # there) to another origin, and its "success" would be believed.
-                        allow_redirects=False,
-                    )
-            except requests.RequestException as exc:
-                reason = _describe_transport_error(exc)
-                sent = _request_was_sent(exc)
-                if sent and not resend_safe:
-                    raise AltcraftOutcomeUnknownError(endpoint, reason, transaction_eid) from exc
-                if retries_left <= 0:
-                    raise AltcraftTransportError(
-                        endpoint, f"{reason} (after {attempt} attempts)"
-                    ) from exc
-                earlier_attempt_lost = earlier_attempt_lost or sent
-                delay = self._backoff(attempt)
-                self.log.warning(
-                    "Altcraft %s: %s; retrying in %.1f s (%d left)",
-                    endpoint, reason, delay, retries_left,
-                )  # fmt: skip
-                time.sleep(delay)
-                continue
-            elapsed_ms = (time.monotonic() - started) * 1000
-            status = response.status_code
-            self.answered_by_sandbox = SANDBOX_HEADER_NAME in response.headers
-            self.log.debug("Altcraft %s -> HTTP %s in %.0f ms", endpoint, status, elapsed_ms)
-            if 300 <= status < 400:
-                # Never followed (see above): the request was not processed where it was sent.
-                raise AltcraftBadResponseError(
-                    endpoint,
-                    http_status=status,
-                    error_code=None,
-                    error_text=(
-                        "answered with a redirect, which is not followed; set the connection's "
-                        "host to the account's API base URL (https://<account-domain>)"
-                    ),
-                )
-            if status == 429 or status >= 500:
-                not_processed = status == 429 or (status == 503 and settings.http_503_not_applied)
-                if not not_processed and not resend_safe:
-                    raise AltcraftOutcomeUnknownError(endpoint, f"HTTP {status}", transaction_eid)
-                if retries_left > 0:
-                    retry_after = self._retry_after(response)
-                    delay = self._backoff(attempt) if retry_after is None else retry_after
-                    if status in OVERLOAD_STATUSES:
-                        if retry_after is not None:
-                            self._throttle.pause(delay)  # as asked: every thread waits
-                        else:
-                            # Fewer in flight; this thread backs off.
-                            self._throttle.overloaded(generation)
-                    earlier_attempt_lost = earlier_attempt_lost or not not_processed
-                    self.log.warning(
-                        "Altcraft %s: HTTP %s; retrying in %.1f s (%d left)",
-                        endpoint, status, delay, retries_left,
-                    )  # fmt: skip
-                    time.sleep(delay)
-                    continue
-            self._throttle.succeeded()
-            try:
-                return _check_envelope(endpoint, response, self.altcraft_conn_id, settings.token)
-            except AltcraftBadResponseError as exc:
-                if not resend_safe and status < 400:
-                    # An answer that is not Altcraft's envelope says nothing about whether the
-                    # points moved.
-                    raise AltcraftOutcomeUnknownError(
-                        endpoint, exc.error_text, transaction_eid
-                    ) from exc
-                exc.earlier_attempt_lost = earlier_attempt_lost
-                raise
-            except AltcraftApiError as exc:
-                exc.earlier_attempt_lost = earlier_attempt_lost
-                raise
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter, so parallel workers do not retry in lockstep."""
-        settings = self.settings
-        ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1))
-        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
-
-    def _retry_after(self, response: requests.Response) -> float | None:
-        """The answer's ``Retry-After`` in seconds (capped by the connection), or None."""
-        retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-        return None if retry_after is None else min(retry_after, self.settings.retry_after_max)
 
     # -- points -------------------------------------------------------------------------------
 
@@ -1066,154 +841,3 @@ def _account_payload(
         **currency_payload(points_currency_iid, points_currency_eid),
         **Matching.check(matching).to_payload(),
     }
-
-
-def _check_envelope(
-    endpoint: str, response: requests.Response, conn_id: str, token: str
-) -> dict[str, Any]:
-    """Return the envelope of a response, or raise the typed error it stands for (its text
-    scrubbed of the token and of e-mails and phones that a server may echo)."""
-    status = response.status_code
-    try:
-        envelope = json.loads(response.content, parse_float=Decimal)
-    except ValueError:
-        envelope = None
-    if not isinstance(envelope, dict) or "error" not in envelope:
-        error_class = _error_class(status, None)
-        if error_class is AltcraftApiError:
-            error_class = AltcraftBadResponseError
-        raise error_class(
-            endpoint,
-            http_status=status,
-            error_code=None,
-            # The body is not quoted: it may echo personal data.
-            error_text=(
-                f"answer is not an Altcraft JSON envelope "
-                f"({response.headers.get('Content-Type', 'no content type')}, "
-                f"{len(response.content)} bytes)"
-            ),
-        )
-    try:
-        code = int(envelope["error"])
-    except (TypeError, ValueError):
-        raise AltcraftBadResponseError(
-            endpoint, http_status=status, error_code=None, error_text="'error' is not a number"
-        ) from None
-    if code == 0 and status < 400:
-        return envelope
-    error_class = _error_class(status, code)
-    hint = None
-    if error_class is AltcraftAuthError:
-        hint = f"Check the API token (password) of Airflow connection {conn_id!r}"
-    elif error_class is AltcraftApiError and (code == 400 or status == 400):
-        hint = "Altcraft rejected the request; this is not retried"
-    raise error_class(
-        endpoint,
-        http_status=status,
-        error_code=code if code else None,
-        error_text=mask_personal_data(_scrub(str(envelope.get("error_text") or ""), token)),
-        hint=hint,
-    )
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
-def _error_class(status: int, code: int | None) -> type[AltcraftApiError]:
-    # Altcraft may put an HTTP-like code in the envelope of an HTTP 200 answer: use either.
-    codes = {status, code}
-    if codes & AUTH_ERROR_CODES:
-        return AltcraftAuthError
-    if 429 in codes:
-        return AltcraftRateLimitError
-    if any(c is not None and 500 <= c <= 599 for c in codes):
-        return AltcraftServerError
-    return AltcraftApiError
-
-
-def _data_object(endpoint: str, envelope: Mapping[str, Any]) -> dict[str, Any]:
-    data = envelope.get("data")
-    if not isinstance(data, dict):
-        raise AltcraftBadResponseError(
-            endpoint, http_status=200, error_code=0, error_text="'data' is not an object"
-        )
-    return data
-
-
-def _data_list(endpoint: str, envelope: Mapping[str, Any]) -> list[dict[str, Any]]:
-    data = envelope.get("data")
-    if data is None:
-        return []
-    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-        raise AltcraftBadResponseError(
-            endpoint, http_status=200, error_code=0, error_text="'data' is not a list of objects"
-        )
-    return data
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-def _request_was_sent(exc: Exception) -> bool:
-    """False only when the request surely never reached the server (connect phase)."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.exceptions.SSLError):
-        # A certificate is verified in the handshake, before anything is sent; other TLS
-        # errors can also break the reading of an answer to a request already sent.
-        return not _caused_by(exc, ssl.SSLCertVerificationError)
-    if isinstance(exc, requests.ConnectionError) and exc.args:
-        reason = exc.args[0]
-        if isinstance(reason, MaxRetryError):
-            reason = reason.reason
-        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
-            return False
-    return True
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``kind`` is in the chain of causes of ``exc`` (requests and urllib3 wrap
-    errors both in ``args`` and in ``__cause__``/``reason``)."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        pending.extend(current.args)
-    return False
-
-
-def _describe_transport_error(exc: Exception) -> str:
-    """A short, token-free description (requests' messages can be long and nested)."""
-    import requests
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(exc, requests.ReadTimeout):
-        return "read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection refused" if not _request_was_sent(exc) else "connection dropped"
-    return type(exc).__name__

@@ -16,7 +16,8 @@ from airflow_provider_altcraft.exceptions import (
     AltcraftServerError,
     AltcraftValidationError,
 )
-from airflow_provider_altcraft.hooks.altcraft import AltcraftHook, _error_class, _request_was_sent
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.hooks.transport import _error_class, _request_was_sent
 from airflow_provider_altcraft.models import PointsRequest, PointsTransaction
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from airflow_provider_altcraft.validation import parse_amount, parse_positive_int

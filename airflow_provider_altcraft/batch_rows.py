@@ -16,9 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from airflow_provider_altcraft.eids import position_namespace as position_namespace  # old path
+from airflow_provider_altcraft.eids import row_eid
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.models import PointsOperation, PointsRequest
-from airflow_provider_altcraft.operators.base import TRANSACTION_EID_NAMESPACE, matching_from
+from airflow_provider_altcraft.operators.base import matching_from
 from airflow_provider_altcraft.validation import check_text
 
 BatchOperation = Literal["redeem", "accrue", "by_sign"]
@@ -479,14 +481,15 @@ class RowSpec:
         if problems or matching is None or amount is None:
             return problems
         given_eid = values.get("transaction_eid")
-        if isinstance(given_eid, int) and not isinstance(given_eid, bool):
-            given_eid = str(given_eid)  # a JSON or SQL number
-        if given_eid is not None:
-            eid = given_eid  # checked (a string without control characters) by build()
-        elif row_key is not None:
-            eid = str(uuid.uuid5(TRANSACTION_EID_NAMESPACE, f"{self.key_scope}\nrow\n{row_key}"))
-        else:
-            eid = str(uuid.uuid5(self.position_namespace, str(row_number)))
+        # The given eid (checked by build(): a string without control characters), else the
+        # row key's, else the row position's (see airflow_provider_altcraft.eids).
+        eid = row_eid(
+            given_eid,
+            row_key,
+            key_scope=self.key_scope,
+            namespace=self.position_namespace,
+            row_number=row_number,
+        )
         try:
             request = PointsRequest.build(
                 operation,
@@ -580,13 +583,6 @@ class RowSpec:
 def _blank(value: object) -> bool:
     """Missing, or an empty or blank string: both read as "not given" (same message)."""
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def position_namespace(dag_id: str, task_id: str, run_id: str, map_index: int) -> uuid.UUID:
-    """The namespace of a task instance's position-derived row eids (stable across retries)."""
-    from airflow_provider_altcraft.operators.base import derive_transaction_eid
-
-    return uuid.UUID(derive_transaction_eid(dag_id, task_id, run_id, map_index))
 
 
 def validate_rows(

@@ -8,7 +8,6 @@ retry cannot fix it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,14 @@ from airflow_provider_altcraft.compat import (
     Context,
     XComArg,
     mask_secret,
+)
+
+# Re-exported: the eid rules' old import path (they live in airflow_provider_altcraft.eids).
+from airflow_provider_altcraft.eids import (
+    TRANSACTION_EID_NAMESPACE as TRANSACTION_EID_NAMESPACE,
+)
+from airflow_provider_altcraft.eids import (
+    derive_transaction_eid as derive_transaction_eid,
 )
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
@@ -50,9 +57,6 @@ MATCHING_ARGUMENTS = (
 )
 #: Arguments holding personal data, masked in rendered fields and logs.
 PERSONAL_ARGUMENTS = ("profile_email", "phone")
-#: Namespace of the deterministic transaction eids (uuid5), fixed forever: changing it would
-#: make retries of tasks started before the change send their transactions again.
-TRANSACTION_EID_NAMESPACE = uuid.UUID("5b0f3c52-8a43-4a3c-9d51-6f1f0c6b2a11")
 
 
 def _check_optional(check: Callable[[object, str], object]) -> Callable[[object, str], object]:
@@ -92,11 +96,6 @@ def is_dynamic(value: object) -> bool:
     if isinstance(value, (list, tuple, set)):
         return any(is_dynamic(item) for item in value)
     return False
-
-
-def derive_transaction_eid(dag_id: str, task_id: str, run_id: str, map_index: int) -> str:
-    """The eid of a task instance's transaction: the same for every retry of that instance."""
-    return str(uuid.uuid5(TRANSACTION_EID_NAMESPACE, f"{dag_id}\n{task_id}\n{run_id}\n{map_index}"))
 
 
 def matching_from(values: Mapping[str, Any], *, email_key: str = "email") -> Matching:

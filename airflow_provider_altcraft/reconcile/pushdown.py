@@ -95,6 +95,9 @@ class PostgresPushdownReconciler(SQLReconciler):
     """The push-down engine on a PostgreSQL ``connection`` (closed on exit).
 
     Load the warehouse side with :meth:`add_warehouse_query`.
+
+    :param temp_buffers: / :param work_mem: the session's PostgreSQL settings (server memory
+        for the temporary tables and for each hash join or sort).
     """
 
     engine = "pushdown"
@@ -102,13 +105,24 @@ class PostgresPushdownReconciler(SQLReconciler):
     rid = "rid"
     rid_column = "rid BIGSERIAL, "
 
-    def __init__(self, connection: Any, **options: Any) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        temp_buffers: str = "128MB",
+        work_mem: str = "64MB",
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.connection = connection
         # Every statement its own transaction: a refused COPY leaves the session usable.
         self.connection.autocommit = True
         self.execute("SET TIME ZONE 'UTC'")
         self.execute("SET client_encoding = 'UTF8'")
+        # This session's memory on the server: temporary tables and hash joins beyond these
+        # go to disk (the defaults, 8MB and 4MB, would send nearly everything there).
+        self.execute(f"SET temp_buffers = {literal(temp_buffers)}")
+        self.execute(f"SET work_mem = {literal(work_mem)}")
         self.setup()
 
     def close(self) -> None:
@@ -132,6 +146,10 @@ class PostgresPushdownReconciler(SQLReconciler):
                 yield from rows
         finally:
             cursor.close()
+
+    def analyze(self, table: str) -> None:
+        # Temporary tables get no automatic statistics: without them the planner guesses.
+        self.execute(f"ANALYZE {table}")
 
     def regex(self, text: str, pattern: str) -> str:
         return f"({text} ~ {literal('^(?:' + pattern + ')$')})"

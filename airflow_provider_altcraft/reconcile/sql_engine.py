@@ -43,7 +43,8 @@ _FIELDS = ("tid", "eid", "amount", "type", "state", "created_at")
 #: The work tables (prefixed: in PostgreSQL temporary tables would hide the user's tables).
 ALTCRAFT, WAREHOUSE = "altcraft_rc_altcraft", "altcraft_rc_warehouse"
 PAIRS = "altcraft_rc_pairs"
-REPEATED = "altcraft_rc_repeated"
+IRREGULAR = "altcraft_rc_irregular"
+CANDIDATES_A, CANDIDATES_W = "altcraft_rc_candidates_a", "altcraft_rc_candidates_w"
 FOLDED = "altcraft_rc_folded"
 KEYS, TYPES, STATES = "altcraft_rc_amount_keys", "altcraft_rc_type_map", "altcraft_rc_state_map"
 
@@ -214,6 +215,9 @@ class SQLReconciler(BaseReconciler):
     def recover(self) -> None:
         """After a failed statement (PostgreSQL: roll back to usable)."""
 
+    def analyze(self, table: str) -> None:
+        """After loading ``table`` (PostgreSQL: gather the planner's statistics)."""
+
     def add_altcraft(self, rows: Iterable[Sequence[object]]) -> int:
         return self._add_rows(ALTCRAFT, bindable(rows, "Altcraft"))
 
@@ -293,7 +297,8 @@ class SQLReconciler(BaseReconciler):
 
     def _check_amounts(self, table: str) -> None:
         """Key the amounts SQL does not parse (in Python, once per distinct text); fail on the
-        first row (in load order) whose amount is none."""
+        first row (in load order) whose amount is none. Called after each load."""
+        self.analyze(table)
         rows = self.fetchall(
             f"SELECT DISTINCT amount FROM {table} WHERE akey IS NULL AND amount IS NOT NULL "
             f"AND amount NOT IN (SELECT raw FROM {KEYS})"
@@ -362,55 +367,69 @@ class SQLReconciler(BaseReconciler):
             WHERE group_rows = 2 AND group_rank = 2"""
         )
         self.committed_copies = self._count(FOLDED)
+        rid = self.rid
+        # The eids that are not exactly once on each side (missing, repeated): one hash
+        # aggregation, which spills beyond the memory limit; the result is small. Every other
+        # eid pairs its two rows by a plain equality join, never materialised.
+        self.execute(
+            f"""{self.create} {IRREGULAR} AS
+            SELECT eid AS k FROM (
+              SELECT a.eid, 1 AS na, 0 AS nw FROM {ALTCRAFT} AS a
+               WHERE a.eid IS NOT NULL AND {self._unfolded("a.")}
+              UNION ALL
+              SELECT w.eid, 0 AS na, 1 AS nw FROM {WAREHOUSE} AS w WHERE w.eid IS NOT NULL
+            ) AS u
+            GROUP BY eid HAVING NOT (sum(na) = 1 AND sum(nw) = 1)"""
+        )
+        # The few rows left to pair: no eid, or an irregular one.
+        for table, candidates, folded in (
+            (ALTCRAFT, CANDIDATES_A, self._unfolded("t.")),
+            (WAREHOUSE, CANDIDATES_W, "TRUE"),
+        ):
+            self.execute(
+                f"""{self.create} {candidates} AS
+                SELECT t.{rid} AS rid, t.tid, t.eid, t.amount, t.type, t.state, t.created_at,
+                       t.akey
+                  FROM {table} AS t
+                 WHERE {folded} AND (t.eid IS NULL OR t.eid IN (SELECT k FROM {IRREGULAR}))"""
+            )
         self._pair("eid", first=True)
         # Only the rows left unpaired are matched on the id.
         self._pair("tid", first=False)
+        regular = self.fetchall(
+            f"SELECT count(*) FROM {ALTCRAFT} AS a WHERE a.eid IS NOT NULL AND "
+            f"{self._unfolded('a.')} AND a.eid NOT IN (SELECT k FROM {IRREGULAR})"
+        )[0][0]
         return {
             "altcraft_rows": self._count(ALTCRAFT) - self.committed_copies,
             "warehouse_rows": self._count(WAREHOUSE),
-            "matched": self._count(PAIRS),
+            "matched": int(regular) + self._count(PAIRS),
             "committed_copies": self.committed_copies,
         }
 
     def _pair(self, column: str, *, first: bool) -> None:
-        """Pair the rows on ``column``: the k-th row of a value on one side with the k-th on
-        the other (load order). Values seen once on each side (nearly all) pair by a plain
-        hash join, which spills beyond the memory limit; only the repeated ones are numbered
-        (a window over few rows)."""
-        rid = self.rid
+        """Pair the candidate rows on ``column``: the k-th row of a value on one side with the
+        k-th on the other (load order)."""
         by_id = "FALSE" if first else "TRUE"  # matched on the eid, else on the id
-        a_rows = f"{ALTCRAFT} AS a WHERE a.{column} IS NOT NULL AND {self._unfolded('a.')}"
-        w_rows = f"{WAREHOUSE} AS w WHERE w.{column} IS NOT NULL"
+        a_rows = f"{CANDIDATES_A} AS a WHERE a.{column} IS NOT NULL"
+        w_rows = f"{CANDIDATES_W} AS w WHERE w.{column} IS NOT NULL"
         if not first:
-            a_rows += f" AND NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.a_rid = a.{rid})"
-            w_rows += f" AND NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.w_rid = w.{rid})"
-        self.execute(f"DROP TABLE IF EXISTS {REPEATED}")
-        self.execute(
-            f"""{self.create} {REPEATED} AS
-            SELECT a.{column} AS k FROM {a_rows} GROUP BY a.{column} HAVING count(*) > 1
-            UNION
-            SELECT w.{column} AS k FROM {w_rows} GROUP BY w.{column} HAVING count(*) > 1"""
-        )
-        once = f"""
-            SELECT a.{rid} AS a_rid, w.{rid} AS w_rid, {by_id} AS by_id
-              FROM (SELECT a.{rid}, a.{column} FROM {a_rows}) AS a
-              JOIN (SELECT w.{rid}, w.{column} FROM {w_rows}) AS w ON a.{column} = w.{column}
-             WHERE NOT EXISTS (SELECT 1 FROM {REPEATED} AS r WHERE r.k = a.{column})"""
-        repeated = f"""
+            a_rows += f" AND NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.a_rid = a.rid)"
+            w_rows += f" AND NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.w_rid = w.rid)"
+        pairs = f"""
             SELECT a.rid AS a_rid, w.rid AS w_rid, {by_id} AS by_id FROM
-              (SELECT a.{rid} AS rid, a.{column} AS k,
-                      row_number() OVER (PARTITION BY a.{column} ORDER BY a.{rid}) AS n
-                 FROM {a_rows} AND a.{column} IN (SELECT k FROM {REPEATED})) AS a
+              (SELECT a.rid, a.{column} AS k,
+                      row_number() OVER (PARTITION BY a.{column} ORDER BY a.rid) AS n
+                 FROM {a_rows}) AS a
               JOIN
-              (SELECT w.{rid} AS rid, w.{column} AS k,
-                      row_number() OVER (PARTITION BY w.{column} ORDER BY w.{rid}) AS n
-                 FROM {w_rows} AND w.{column} IN (SELECT k FROM {REPEATED})) AS w
+              (SELECT w.rid, w.{column} AS k,
+                      row_number() OVER (PARTITION BY w.{column} ORDER BY w.rid) AS n
+                 FROM {w_rows}) AS w
               ON a.k = w.k AND a.n = w.n"""
         if first:
-            self.execute(f"{self.create} {PAIRS} AS {once}")
+            self.execute(f"{self.create} {PAIRS} AS {pairs}")
         else:
-            self.execute(f"INSERT INTO {PAIRS} {once}")
-        self.execute(f"INSERT INTO {PAIRS} {repeated}")
+            self.execute(f"INSERT INTO {PAIRS} {pairs}")
 
     def _unfolded(self, alias: str = "") -> str:
         """SQL: an Altcraft row that is not a folded copy."""
@@ -427,17 +446,17 @@ class SQLReconciler(BaseReconciler):
     def differences(self) -> Iterator[tuple[str | None, ...]]:
         for tid, eid, created_at, amount, type_, state in self.stream(
             f"SELECT tid, eid, created_at, amount, {self._warehouse_type('w')}, state "
-            f"FROM {WAREHOUSE} AS w WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {PAIRS} AS p WHERE p.w_rid = w.{self.rid}) ORDER BY w.{self.rid}"
+            f"FROM {CANDIDATES_W} AS w WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {PAIRS} AS p WHERE p.w_rid = w.rid) ORDER BY w.rid"
         ):
             yield report_row(
                 "missing_in_altcraft", None,
                 (tid, eid, created_at, None, amount, None, type_, None, state),
             )  # fmt: skip
         for tid, eid, created_at, amount, type_, state in self.stream(
-            f"SELECT tid, eid, created_at, amount, type, state FROM {ALTCRAFT} AS a "
-            f"WHERE {self._unfolded('a.')} AND NOT EXISTS "
-            f"(SELECT 1 FROM {PAIRS} AS p WHERE p.a_rid = a.{self.rid}) ORDER BY a.{self.rid}"
+            f"SELECT tid, eid, created_at, amount, type, state FROM {CANDIDATES_A} AS a "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {PAIRS} AS p WHERE p.a_rid = a.rid) "
+            "ORDER BY a.rid"
         ):
             yield report_row(
                 "missing_in_warehouse", None,
@@ -448,18 +467,27 @@ class SQLReconciler(BaseReconciler):
         compare_state = self.state_compared
         # Pairs whose texts differ at all (one pass over plain columns); then, for those few,
         # the canonical types and states.
+        differ = (
+            f"(a.akey IS DISTINCT FROM {w_key} OR a.type IS DISTINCT FROM {w_type}"
+            f"{' OR a.state IS DISTINCT FROM w.state' if compare_state else ''})"
+        )
+        shown = (
+            f"a.tid, a.eid, a.created_at, a.amount AS a_amount, w.amount AS w_amount, "
+            f"a.type AS a_type, {w_type} AS w_type, a.state AS a_state, w.state AS w_state, "
+            f"a.akey IS DISTINCT FROM {w_key} AS amount_differs"
+        )
         candidates = f"""
+            SELECT a.{self.rid} AS a_rid, 'transaction_eid' AS matched_on, {shown}
+              FROM {ALTCRAFT} AS a JOIN {WAREHOUSE} AS w ON a.eid = w.eid
+             WHERE {self._unfolded("a.")} AND a.eid NOT IN (SELECT k FROM {IRREGULAR})
+               AND {differ}
+            UNION ALL
             SELECT p.a_rid,
-                   CASE WHEN p.by_id THEN 'transaction_id' ELSE 'transaction_eid' END
-                     AS matched_on, a.tid, a.eid, a.created_at, a.amount AS a_amount,
-                   w.amount AS w_amount, a.type AS a_type, {w_type} AS w_type,
-                   a.state AS a_state, w.state AS w_state,
-                   a.akey IS DISTINCT FROM {w_key} AS amount_differs
+                   CASE WHEN p.by_id THEN 'transaction_id' ELSE 'transaction_eid' END, {shown}
               FROM {PAIRS} AS p
-              JOIN {ALTCRAFT} AS a ON a.{self.rid} = p.a_rid
-              JOIN {WAREHOUSE} AS w ON w.{self.rid} = p.w_rid
-             WHERE a.akey IS DISTINCT FROM {w_key} OR a.type IS DISTINCT FROM {w_type}
-                   {"OR a.state IS DISTINCT FROM w.state" if compare_state else ""}"""
+              JOIN {CANDIDATES_A} AS a ON a.rid = p.a_rid
+              JOIN {CANDIDATES_W} AS w ON w.rid = p.w_rid
+             WHERE {differ}"""
         w_canonical = "c.w_type" if self.signed_amounts else "tw.canonical"
         state_differs = "sa.canonical IS DISTINCT FROM sw.canonical" if compare_state else "FALSE"
         query = f"""

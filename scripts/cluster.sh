@@ -104,6 +104,9 @@ load_env() {
   # shellcheck disable=SC1090
   source "$envfile"
   export PATH="$venv/bin:$PATH"
+  # The running cluster's settings win over this shell's.
+  api_port=$AIRFLOW__API__PORT
+  slots_per_worker=$AIRFLOW__CELERY__WORKER_CONCURRENCY
 }
 
 need_services() {
@@ -115,7 +118,29 @@ need_services() {
   }
 }
 
-psql_admin() { psql -h "$(echo "${pg#*@}" | cut -d: -f1)" -p "${pg##*:}" -U "${pg%%@*}" -d postgres -qAt "$@"; }
+# SQL on the server's postgres database: psql when installed, else psycopg2 from the venv.
+psql_admin() {  # psql_admin -c "SQL"
+  local host port user
+  host=$(echo "${pg#*@}" | cut -d: -f1) port=${pg##*:} user=${pg%%@*}
+  if command -v psql >/dev/null 2>&1; then
+    psql -h "$host" -p "$port" -U "$user" -d postgres -qAt "$@"
+    return
+  fi
+  "$venv/bin/python" - "$host" "$port" "$user" "$2" <<'PY'
+import sys
+
+import psycopg2
+
+host, port, user, sql = sys.argv[1:5]
+connection = psycopg2.connect(host=host, port=int(port), user=user, dbname="postgres")
+connection.autocommit = True
+with connection.cursor() as cursor:
+    cursor.execute(sql)
+    if cursor.description:
+        for row in cursor.fetchall():
+            print("|".join(str(value) for value in row))
+PY
+}
 
 # Start one process in its own session (so stop/kill reach everything under it).
 spawn() {
@@ -143,24 +168,26 @@ tree() {
   echo "$all" | xargs -n1 2>/dev/null | sort -un | tr '\n' ' '
 }
 
-halt() {  # halt NAME SIGNAL: signal the whole tree, wait until it is gone
-  local name=$1 sig=$2 root pidlist
-  root=$(cat "$pids/$name.pid" 2>/dev/null) || return 0
-  pidlist=$(tree "$root")
+halt() {  # halt SIGNAL NAME...: signal every process of those trees at once, wait until gone
+  local sig=$1 name root pidlist="" i p left
+  shift
+  for name in "$@"; do
+    root=$(cat "$pids/$name.pid" 2>/dev/null) || continue
+    pidlist="$pidlist $(tree "$root")"
+  done
   # shellcheck disable=SC2086
   [ -n "${pidlist// /}" ] && kill "-$sig" $pidlist 2>/dev/null || true
-  local i
   for i in $(seq 1 100); do
-    local left=""
+    left=""
     for p in $pidlist; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
     [ -z "$left" ] && break
-    if [ "$sig" != KILL ] && [ "$i" -eq 60 ]; then
+    if [ "$sig" != KILL ] && [ "$i" -eq 75 ]; then
       # shellcheck disable=SC2086
       kill -KILL $left 2>/dev/null || true
     fi
     sleep 0.2
   done
-  rm -f "$pids/$name.pid"
+  for name in "$@"; do rm -f "$pids/$name.pid"; done
 }
 
 start_worker() {
@@ -230,11 +257,8 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local name
-  # Workers first (their tasks end), then the rest.
-  for name in worker1 worker2 scheduler triggerer dag-processor api-server; do
-    [ -f "$pids/$name.pid" ] && halt "$name" TERM
-  done
+  # Everything at once: a worker's running tasks are killed with it (their retries resume).
+  halt TERM worker1 worker2 scheduler triggerer dag-processor api-server
   log "stopped"
 }
 
@@ -250,9 +274,9 @@ cmd_status() {
 case "${1:-}" in
   start) cmd_start ;;
   stop) [ -d "$pids" ] && cmd_stop ;;
-  status) cmd_status ;;
+  status) [ -f "$envfile" ] && load_env; cmd_status ;;
   env) write_env; echo "$envfile" ;;
-  kill-worker) [ -n "${2:-}" ] || die "which worker? 1 or 2"; halt "worker$2" KILL; log "worker$2 killed" ;;
+  kill-worker) [ -n "${2:-}" ] || die "which worker? 1 or 2"; halt KILL "worker$2"; log "worker$2 killed" ;;
   start-worker) [ -n "${2:-}" ] || die "which worker? 1 or 2"; load_env; start_worker "$2" ;;
   *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -104,7 +104,7 @@ def services_missing() -> str | None:
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
         except OSError:
             return f"{name} is not reachable on 127.0.0.1:{port}"
-    for tool in ("psql", "setsid", "curl"):
+    for tool in ("setsid", "curl"):
         if subprocess.run(["which", tool], capture_output=True, check=False).returncode:
             return f"{tool} is not installed"
     return None

@@ -136,7 +136,6 @@ def test_a_worker_killed_mid_chunk_is_noticed_and_the_chunk_resumes_on_the_other
     assert {cs.row_eid(f"k-{n}") for n in range(KILL_ROWS)} <= set(eids)
     assert all(count == 1 for count in eids.values())
     assert len(eids) == len(before) + KILL_ROWS
-    airflow.run("start-worker", "1")
 
 
 def _result_lines(path: Path) -> int:

@@ -21,24 +21,23 @@ from airflow_provider_altcraft.eids import row_eid
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.models import PointsOperation, PointsRequest
 from airflow_provider_altcraft.operators.base import matching_from
+
+# The row columns and per-batch constants come from the one declaration of the request's
+# fields (ROW_FIELDS: every column a row may carry, everything else is ignored except the row
+# key column; CONSTANT_FIELDS: values the operator may give once for every row, a row's own
+# value wins).
+from airflow_provider_altcraft.points_fields import (
+    CONSTANT_FIELDS as CONSTANT_FIELDS,
+)
+from airflow_provider_altcraft.points_fields import (
+    ROW_FIELDS as ROW_FIELDS,
+)
+from airflow_provider_altcraft.points_fields import request_fields
 from airflow_provider_altcraft.validation import check_text
 
 BatchOperation = Literal["redeem", "accrue", "by_sign"]
 BATCH_OPERATIONS: tuple[str, ...] = ("redeem", "accrue", "by_sign")
 
-#: The columns a row may carry (everything else is ignored, except the row key column).
-ROW_FIELDS = (
-    "matching", "email", "phone", "profile_id", "field_name", "field_value",
-    "amount", "transaction_eid", "created_at", "external_data", "promotion_id",
-    "loyalty_program_id", "points_currency_iid", "points_currency_eid",
-    "is_temp", "temp_timeout_sec", "activation_date", "expiration_date",
-)  # fmt: skip
-#: Values the operator may give once for every row (a row's own value wins).
-CONSTANT_FIELDS = (
-    "loyalty_program_id", "points_currency_iid", "points_currency_eid", "promotion_id",
-    "is_temp", "temp_timeout_sec", "created_at", "external_data",
-    "activation_date", "expiration_date", "matching",
-)  # fmt: skip
 #: Rows fetched per round trip from a SQL cursor.
 SQL_FETCH_SIZE = 1000
 #: Longest line read from a rows file (a row's external_data may be up to the 10 MiB request
@@ -490,23 +489,15 @@ class RowSpec:
             namespace=self.position_namespace,
             row_number=row_number,
         )
+        # A field the row and the constants leave empty takes its default (is_temp: False).
+        arguments = {
+            declared.name: declared.default if values.get(declared.name) is None
+            else values[declared.name]
+            for declared in request_fields(operation)
+        }  # fmt: skip
+        arguments.update(amount=amount, transaction_eid=eid)
         try:
-            request = PointsRequest.build(
-                operation,
-                loyalty_program_id=values["loyalty_program_id"],
-                amount=amount,
-                matching=matching,
-                points_currency_iid=values["points_currency_iid"],
-                points_currency_eid=values["points_currency_eid"],
-                promotion_id=values["promotion_id"],
-                is_temp=False if values["is_temp"] is None else values["is_temp"],
-                temp_timeout_sec=values["temp_timeout_sec"],
-                created_at=values["created_at"],
-                transaction_eid=eid,
-                external_data=values["external_data"],
-                activation_date=values["activation_date"] if operation == "accrue" else None,
-                expiration_date=values["expiration_date"] if operation == "accrue" else None,
-            )
+            request = PointsRequest.build(operation, matching=matching, **arguments)
         except AltcraftValidationError as exc:
             problem(exc)
             return problems

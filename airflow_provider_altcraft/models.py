@@ -18,21 +18,15 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from airflow_provider_altcraft.exceptions import AltcraftEidSettledError, AltcraftValidationError
+from airflow_provider_altcraft.points_fields import request_fields
 from airflow_provider_altcraft.validation import (
     EMAIL_MAX_LENGTH,
     ID_MAX_LENGTH,
     check_text,
     currency_payload,
-    format_amount,
     format_optional_amount,
-    format_rfc3339,
-    parse_amount,
-    parse_bool,
     parse_datetime,
-    parse_json_object,
-    parse_optional_positive_int,
     parse_optional_str,
-    parse_positive_int,
     parse_wire_decimal,
 )
 
@@ -289,7 +283,12 @@ PointsOperation = Literal["redeem", "accrue"]
 @dataclass(frozen=True)
 class PointsRequest:
     """A validated redeem or accrue request (the body of ``loyalty/redeeme_points`` /
-    ``loyalty/accrue_points`` minus the token)."""
+    ``loyalty/accrue_points`` minus the token).
+
+    Its fields are declared in :data:`~airflow_provider_altcraft.points_fields.POINTS_FIELDS`
+    (parser, default, wire form); the attributes below repeat them for type checkers, and a
+    test keeps both in step.
+    """
 
     operation: PointsOperation
     loyalty_program_id: int
@@ -308,90 +307,63 @@ class PointsRequest:
 
     @classmethod
     def build(
-        cls,
-        operation: PointsOperation,
-        *,
-        loyalty_program_id: object,
-        amount: object,
-        matching: Matching,
-        points_currency_iid: object = None,
-        points_currency_eid: object = None,
-        promotion_id: object = None,
-        is_temp: object = False,
-        temp_timeout_sec: object = None,
-        created_at: object = None,
-        transaction_eid: object = None,
-        external_data: object = None,
-        activation_date: object = None,
-        expiration_date: object = None,
+        cls, operation: PointsOperation, *, matching: Matching, **arguments: object
     ) -> PointsRequest:
-        """Validate raw arguments (as a DAG author or a CSV row gives them)."""
-        currency = currency_payload(points_currency_iid, points_currency_eid)
-        temp = parse_bool(is_temp, "is_temp")
-        timeout = parse_optional_positive_int(temp_timeout_sec, "temp_timeout_sec")
-        if timeout is not None and not temp:
+        """Validate raw arguments (as a DAG author or a CSV row gives them).
+
+        ``arguments`` are the request's fields by name (``points_fields.POINTS_FIELDS``: each
+        is read by its parser, a missing optional one takes its default), then the rules that
+        join fields are checked.
+        """
+        known = {declared.name: declared for declared in request_fields()}
+        unknown = sorted(set(arguments) - set(known))
+        if unknown:
+            raise TypeError(f"PointsRequest.build() got unexpected keyword arguments {unknown}")
+        missing = [
+            name for name, declared in known.items() if declared.required and name not in arguments
+        ]
+        if missing:
+            raise TypeError(f"PointsRequest.build() is missing keyword arguments {missing}")
+        if operation == "redeem":
+            for name, declared in known.items():
+                if declared.accrue_only and arguments.get(name) is not None:
+                    raise AltcraftValidationError(
+                        name, "is set on a redemption", "only accrued points have activation/expiry"
+                    )
+        # Named together: a points currency is one of its two ids, never both.
+        currency_payload(arguments.get("points_currency_iid"), arguments.get("points_currency_eid"))
+        values: dict[str, Any] = {}
+        for declared in request_fields(operation):
+            assert declared.parse is not None  # request fields have parsers (matching has none)
+            values[declared.name] = declared.parse(
+                arguments.get(declared.name, declared.default), declared.name
+            )
+        if values["temp_timeout_sec"] is not None and not values["is_temp"]:
             raise AltcraftValidationError(
                 "temp_timeout_sec",
                 "is set but is_temp is False",
                 "set is_temp=True for a temporary transaction, or drop temp_timeout_sec",
             )
-        if operation == "redeem" and (activation_date is not None or expiration_date is not None):
-            name = "activation_date" if activation_date is not None else "expiration_date"
-            raise AltcraftValidationError(
-                name, "is set on a redemption", "only accrued points have activation/expiry"
-            )
-        if isinstance(promotion_id, int) and not isinstance(promotion_id, bool):
-            promotion_id = str(promotion_id)
-        activation = (
-            None if activation_date is None else parse_datetime(activation_date, "activation_date")
-        )
-        expiration = (
-            None if expiration_date is None else parse_datetime(expiration_date, "expiration_date")
-        )
+        activation, expiration = values.get("activation_date"), values.get("expiration_date")
         if activation and expiration and expiration <= activation:
             raise AltcraftValidationError(
                 "expiration_date",
                 "is not after activation_date",
                 "points must activate before they expire",
             )
-        return cls(
-            operation=operation,
-            loyalty_program_id=parse_positive_int(loyalty_program_id, "loyalty_program_id"),
-            amount=parse_amount(amount),
-            matching=matching,
-            points_currency_iid=currency.get("points_currency_iid"),
-            points_currency_eid=currency.get("points_currency_eid"),
-            promotion_id=parse_optional_str(promotion_id, "promotion_id"),
-            is_temp=temp,
-            temp_timeout_sec=timeout,
-            created_at=None if created_at is None else parse_datetime(created_at, "created_at"),
-            transaction_eid=parse_optional_str(transaction_eid, "transaction_eid"),
-            external_data=parse_json_object(external_data, "external_data"),
-            activation_date=activation,
-            expiration_date=expiration,
-        )
+        return cls(operation=operation, matching=matching, **values)
 
     def with_eid(self, transaction_eid: str) -> PointsRequest:
         return dataclasses.replace(self, transaction_eid=transaction_eid)
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON body: amounts as strings, dates as RFC3339 UTC, optional fields omitted."""
-        payload: dict[str, Any] = {
-            "loyalty_program_id": self.loyalty_program_id,
-            "amount": format_amount(self.amount),
-            "is_temp": self.is_temp,
-        }
-        payload.update(currency_payload(self.points_currency_iid, self.points_currency_eid))
-        optional: dict[str, Any] = {
-            "promotion_id": self.promotion_id,
-            "temp_timeout_sec": self.temp_timeout_sec,
-            "transaction_eid": self.transaction_eid,
-            "external_data": self.external_data,
-        }
-        for name in ("created_at", "activation_date", "expiration_date"):
-            moment = getattr(self, name)
-            optional[name] = None if moment is None else format_rfc3339(moment)
-        payload.update({key: value for key, value in optional.items() if value is not None})
+        """The JSON body: amounts as strings, dates as RFC3339 UTC, optional fields omitted
+        (in ``POINTS_FIELDS`` order, the matching fields last)."""
+        payload: dict[str, Any] = {}
+        for declared in request_fields():
+            value = getattr(self, declared.name)
+            if value is not None:
+                payload[declared.name] = value if declared.wire is None else declared.wire(value)
         payload.update(self.matching.to_payload())
         return payload
 

@@ -1,9 +1,9 @@
 """What every Altcraft operator shares: the connection, the hook and argument checking.
 
 Arguments are checked twice, by the same code: when the DAG file is parsed (for arguments
-that are not templated, so a typo fails the DAG import) and at execute time after rendering,
-before any HTTP call. A bad argument at execute time fails the task without retries: a
-retry cannot fix it.
+that are not templated, so a typo fails the DAG import; once per operator, when its last
+``__init__`` has set every argument) and at execute time after rendering, before any HTTP call.
+A bad argument at execute time fails the task without retries: a retry cannot fix it.
 """
 
 from __future__ import annotations
@@ -30,13 +30,10 @@ from airflow_provider_altcraft.eids import (
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import Matching
+from airflow_provider_altcraft.points_fields import SINGLE_CHECKS
 from airflow_provider_altcraft.validation import (
     currency_payload,
-    parse_amount,
-    parse_bool,
     parse_datetime,
-    parse_json_object,
-    parse_optional_positive_int,
     parse_optional_str,
     parse_positive_int,
 )
@@ -64,24 +61,13 @@ def _check_optional(check: Callable[[object, str], object]) -> Callable[[object,
 
 
 #: Checks of single arguments, run at parse time on the arguments that are not templated
-#: when others are (the whole set is checked together once everything is rendered).
+#: when others are (the whole set is checked together once everything is rendered): those of
+#: the redeem/accrue fields (declared in points_fields.py) and of the other operators'.
 SINGLE_ARGUMENT_CHECKS: dict[str, Callable[[object, str], object]] = {
-    "amount": lambda value, name: parse_amount(value, name),
-    "loyalty_program_id": parse_positive_int,
+    **SINGLE_CHECKS,
     "tiers_group_id": parse_positive_int,
-    "points_currency_iid": parse_optional_positive_int,
-    "temp_timeout_sec": parse_optional_positive_int,
-    "is_temp": _check_optional(parse_bool),  # the batch leaves it None: each row decides
-    "created_at": _check_optional(parse_datetime),
-    "activation_date": _check_optional(parse_datetime),
-    "expiration_date": _check_optional(parse_datetime),
     "registration_date": _check_optional(parse_datetime),
-    "external_data": parse_json_object,
     "transaction_id": parse_optional_str,
-    "transaction_eid": parse_optional_str,
-    "promotion_id": _check_optional(
-        lambda value, name: value if isinstance(value, int) else parse_optional_str(value, name)
-    ),
 }
 
 
@@ -177,16 +163,27 @@ class AltcraftBaseOperator(BaseOperator):
         raise NotImplementedError
 
     def _argument_values(self) -> dict[str, Any]:
-        # getattr default: a subclass checks once more after setting its own arguments.
         return {name: getattr(self, name, None) for name in self.template_fields}
 
+    def _store_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Set the template fields found in ``arguments`` (an ``__init__``'s ``locals()``)."""
+        for name in self.template_fields:
+            if name in arguments and name != "altcraft_conn_id":
+                setattr(self, name, arguments[name])
+
     def check_arguments_at_parse_time(self) -> None:
-        """Fail the DAG import on a static mistake; templated values wait for execute()."""
+        """Fail the DAG import on a static mistake; templated values wait for execute().
+
+        Every ``__init__`` of the chain may call this after setting its arguments: it checks
+        once, when every template field is set (the most derived ``__init__``'s call).
+        """
         if getattr(self, "_BaseOperator__from_mapped", False):
             # A mapped task being unmapped at run time (Airflow sets this private flag on both
             # 2.11 and 3.x). An error raised here would be retried; execute() checks every
             # rendered value and fails without retry.
             return
+        if not all(hasattr(self, name) for name in self.template_fields):
+            return  # a subclass's __init__ sets the rest, then calls this again
         values = self._argument_values()
         if not any(is_dynamic(value) for value in values.values()):
             self.build(values)
@@ -195,6 +192,11 @@ class AltcraftBaseOperator(BaseOperator):
             check = SINGLE_ARGUMENT_CHECKS.get(name)
             if check is not None and not is_dynamic(value):
                 check(value, name)
+        self.check_static_rules(values)
+
+    def check_static_rules(self, values: Mapping[str, Any]) -> None:
+        """Rules of the operator that hold whatever the templates render (parse time, when
+        some argument is templated; :meth:`build` checks them otherwise)."""
 
     def build_for_execute(self) -> Any:
         """The validated request from the rendered arguments; a bad one fails without retry."""

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
+from airflow_provider_altcraft.eids import derive_transaction_eid
 from airflow_provider_altcraft.exceptions import (
     AltcraftApiError,
     AltcraftValidationError,
@@ -30,9 +31,9 @@ from airflow_provider_altcraft.operators.base import (
     MATCHING_ARGUMENTS,
     AltcraftBaseOperator,
     check_currency,
-    derive_transaction_eid,
     matching_from_arguments,
 )
+from airflow_provider_altcraft.points_fields import operator_arguments, request_fields
 from airflow_provider_altcraft.validation import (
     format_amount,
     parse_datetime,
@@ -55,26 +56,17 @@ __all__ = [
 #: fails, only after its retries.
 STATE_CONFLICT = 409
 
-_POINTS_ARGUMENTS = (
-    "loyalty_program_id",
-    "promotion_id",
-    "points_currency_iid",
-    "points_currency_eid",
-    "amount",
-    "is_temp",
-    "temp_timeout_sec",
-    "created_at",
-    "transaction_eid",
-    "external_data",
-    *MATCHING_ARGUMENTS,
-)
-
 
 class _PointsOperator(AltcraftBaseOperator):
-    """Redeem or accrue: one money-moving request, sent exactly once."""
+    """Redeem or accrue: one money-moving request, sent exactly once.
+
+    The arguments are the fields of ``points_fields.POINTS_FIELDS`` (their ``template_fields``,
+    what ``__init__`` stores, :meth:`build`); the ``__init__`` signatures spell them out for
+    Airflow and IDEs, and a test keeps them in step with the declaration.
+    """
 
     operation: ClassVar[PointsOperation]
-    template_fields: Sequence[str] = ("altcraft_conn_id", *_POINTS_ARGUMENTS)
+    template_fields: Sequence[str] = ("altcraft_conn_id", *operator_arguments("redeem"))
     template_fields_renderers: ClassVar[dict[str, str]] = {"external_data": "json"}
 
     def __init__(
@@ -82,47 +74,30 @@ class _PointsOperator(AltcraftBaseOperator):
         *,
         loyalty_program_id: int | str,
         amount: Decimal | int | str,
+        is_temp: bool | str = False,
+        points_currency_iid: int | str | None = None,
+        points_currency_eid: str | None = None,
+        promotion_id: str | None = None,
+        temp_timeout_sec: int | str | None = None,
+        transaction_eid: str | None = None,
+        external_data: dict[str, Any] | str | None = None,
+        created_at: datetime | str | None = None,
         matching: str | None = None,
         profile_email: str | None = None,
         phone: str | None = None,
         profile_id: str | None = None,
         field_name: str | None = None,
         field_value: str | int | None = None,
-        promotion_id: str | None = None,
-        points_currency_iid: int | str | None = None,
-        points_currency_eid: str | None = None,
-        is_temp: bool | str = False,
-        temp_timeout_sec: int | str | None = None,
-        created_at: datetime | str | None = None,
-        transaction_eid: str | None = None,
-        external_data: dict[str, Any] | str | None = None,
         check_existing: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.loyalty_program_id = loyalty_program_id
-        self.amount = amount
-        self.matching = matching
-        self.profile_email = profile_email
-        self.phone = phone
-        self.profile_id = profile_id
-        self.field_name = field_name
-        self.field_value = field_value
-        self.promotion_id = promotion_id
-        self.points_currency_iid = points_currency_iid
-        self.points_currency_eid = points_currency_eid
-        self.is_temp = is_temp
-        self.temp_timeout_sec = temp_timeout_sec
-        self.created_at = created_at
-        self.transaction_eid = transaction_eid
-        self.external_data = external_data
+        self._store_arguments(locals())
         self.check_existing = check_existing
         self.check_arguments_at_parse_time()
 
-    def check_arguments_at_parse_time(self) -> None:
-        super().check_arguments_at_parse_time()
-        if not getattr(self, "_BaseOperator__from_mapped", False):
-            self._check_currency_given(self._argument_values())
+    def check_static_rules(self, values: Mapping[str, Any]) -> None:
+        self._check_currency_given(values)
 
     def _check_currency_given(self, values: Mapping[str, Any]) -> None:
         """The currency is required here although Altcraft's redeem/accrue take none: the
@@ -142,23 +117,13 @@ class _PointsOperator(AltcraftBaseOperator):
 
     def build(self, values: Mapping[str, Any]) -> PointsRequest:
         self._check_currency_given(values)
-        extra = {
-            name: values[name] for name in ("activation_date", "expiration_date") if name in values
-        }
         return PointsRequest.build(
             self.operation,
-            loyalty_program_id=values["loyalty_program_id"],
-            amount=values["amount"],
             matching=matching_from_arguments(values),
-            points_currency_iid=values["points_currency_iid"],
-            points_currency_eid=values["points_currency_eid"],
-            promotion_id=values["promotion_id"],
-            is_temp=values["is_temp"],
-            temp_timeout_sec=values["temp_timeout_sec"],
-            created_at=values["created_at"],
-            transaction_eid=values["transaction_eid"],
-            external_data=values["external_data"],
-            **extra,
+            **{
+                declared.name: values[declared.operator_argument]
+                for declared in request_fields(self.operation)
+            },
         )
 
     def execute(self, context: Context) -> str:
@@ -226,11 +191,7 @@ class AltcraftAccruePointsOperator(_PointsOperator):
     """
 
     operation = "accrue"
-    template_fields: Sequence[str] = (
-        *_PointsOperator.template_fields,
-        "activation_date",
-        "expiration_date",
-    )
+    template_fields: Sequence[str] = ("altcraft_conn_id", *operator_arguments("accrue"))
 
     def __init__(
         self,
@@ -240,9 +201,8 @@ class AltcraftAccruePointsOperator(_PointsOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.activation_date = activation_date
-        self.expiration_date = expiration_date
-        self.check_arguments_at_parse_time()  # again, now with the dates
+        self._store_arguments(locals())
+        self.check_arguments_at_parse_time()  # the check: every argument is set now
 
 
 class _TransactionActionOperator(AltcraftBaseOperator):
@@ -390,7 +350,7 @@ class AltcraftGetBalanceOperator(_MemberOperator):
         super().__init__(**kwargs)
         self.points_currency_iid = points_currency_iid
         self.points_currency_eid = points_currency_eid
-        self.check_arguments_at_parse_time()  # again, now with the currency
+        self.check_arguments_at_parse_time()  # the check: every argument is set now
 
     def build(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {**super().build(values), **check_currency(values)}
@@ -421,7 +381,7 @@ class AltcraftRegisterMemberOperator(_MemberOperator):
     def __init__(self, *, registration_date: datetime | str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registration_date = registration_date
-        self.check_arguments_at_parse_time()  # again, now with the date
+        self.check_arguments_at_parse_time()  # the check: every argument is set now
 
     def build(self, values: Mapping[str, Any]) -> dict[str, Any]:
         arguments = super().build(values)

@@ -8,25 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
-import re
 import sys
 import threading
 import traceback
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_altcraft.sandbox.api import HANDLERS
+from airflow_provider_altcraft.sandbox.body import MAX_JSON_DEPTH, BadBody, parse_json_body
 from airflow_provider_altcraft.sandbox.config import SandboxConfig
+from airflow_provider_altcraft.sandbox.control import handle_control
 from airflow_provider_altcraft.sandbox.faults import FaultDecision, Faults
 from airflow_provider_altcraft.sandbox.http import Request, Response, json_response
 from airflow_provider_altcraft.sandbox.ledger import Ledger
+from airflow_provider_altcraft.sandbox.persistence import Journal, journal_record
 from airflow_provider_altcraft.sandbox.values import ApiError
 
-if TYPE_CHECKING:
-    from airflow_provider_altcraft.sandbox.persistence import Journal
-
-__all__ = ["API_PREFIX", "BadBody", "SandboxApp", "parse_json_body"]
+# BadBody, parse_json_body and MAX_JSON_DEPTH live in .body (control uses them too); kept
+# importable from here.
+__all__ = ["API_PREFIX", "MAX_JSON_DEPTH", "BadBody", "SandboxApp", "parse_json_body"]
 
 API_PREFIX = "/api/v1.1/"
 DOWNLOAD_PREFIX = "/api/download/"
@@ -39,69 +39,6 @@ _FAULT_TEXT = {
     "http_503": "Service unavailable (injected fault)",
     "http_429": "Too many requests (injected fault)",
 }
-
-
-MAX_JSON_DEPTH = 100  # levels of arrays and objects in a request body
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays/objects nest more than ``limit`` levels (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-class BadBody(ApiError):
-    """A body that is not a UTF-8 JSON object: a malformed request, answered with HTTP 400
-    whatever ``app_error_http_status`` says (it is not an application error)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(400, text)
-
-
-def parse_json_body(raw: bytes) -> Any:
-    """Decode a request body: strict UTF-8, then JSON; an empty body is ``{}``.
-
-    Raises :class:`BadBody` for bytes that are not UTF-8, malformed JSON, JSON nested more than
-    :data:`MAX_JSON_DEPTH` levels (the parser itself raises ``RecursionError`` at about 1000, e.g.
-    for 100000 ``[``) and JSON holding unpaired surrogate escapes.
-    """
-    if not raw.strip():
-        return {}
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadBody("Request body is not valid UTF-8") from None
-    try:
-        body = json.loads(text)
-    except RecursionError:
-        raise BadBody("JSON in request body is nested too deeply") from None
-    except ValueError:
-        raise BadBody("Malformed JSON in request body") from None
-    # Deeper than the parser allows (above), or deep enough that the answers, the ledger dump or
-    # the state file, which wrap the value in a few more levels, would hit the recursion limit.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(body, MAX_JSON_DEPTH):
-        raise BadBody("JSON in request body is nested too deeply")
-    # "\ud800" escapes decode to lone surrogates: strings no UTF-8 answer, log or file can hold.
-    if _SURROGATE_ESCAPE.search(text):
-        try:
-            json.dumps(body, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadBody("JSON in request body holds an unpaired UTF-16 surrogate") from None
-    return body
 
 
 class SandboxApp:
@@ -126,9 +63,6 @@ class SandboxApp:
         self._bearer = f"Bearer {token}"
         # Durable mode (set by the server): API writes are journaled and answered once synced.
         self.journal: Journal | None = None
-        # Imported here to keep the module graph acyclic (control needs SandboxApp).
-        from airflow_provider_altcraft.sandbox.control import handle_control
-
         self._control = handle_control
 
     # ------------------------------------------------------------------ state helpers
@@ -143,6 +77,12 @@ class SandboxApp:
         with self._log_lock:
             self.request_log.clear()
             self.request_count = 0
+
+    def logged_requests(self) -> tuple[list[dict[str, Any]], int]:
+        """The request log's entries (the last :data:`REQUEST_LOG_LIMIT`) and the count of
+        every request logged since the last clear."""
+        with self._log_lock:
+            return list(self.request_log), self.request_count
 
     def _log(
         self, method: str, path: str, status: int | None, error: int | None, fault: str | None
@@ -267,8 +207,6 @@ class SandboxApp:
         return json_response(status, envelope)
 
     def _journal(self, method: str, body: dict[str, Any], envelope: dict[str, Any]) -> None:
-        from airflow_provider_altcraft.sandbox.persistence import journal_record
-
         assert self.journal is not None
         record = journal_record(self.ledger, method, body, envelope)
         if record is not None:

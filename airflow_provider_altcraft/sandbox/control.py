@@ -2,22 +2,39 @@
 
 They let tests inspect and steer the sandbox: read the ledger, reset or replace the seed,
 inject faults, change options, read the API request log.
+
+They act on a :class:`Controlled` sandbox (what :class:`~.app.SandboxApp` provides): this
+module never imports the application, which imports it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from airflow_provider_altcraft.sandbox.config import ConfigError
-from airflow_provider_altcraft.sandbox.faults import FaultError
+from airflow_provider_altcraft.sandbox.body import BadBody, parse_json_body
+from airflow_provider_altcraft.sandbox.config import ConfigError, SandboxConfig
+from airflow_provider_altcraft.sandbox.faults import FaultError, Faults
 from airflow_provider_altcraft.sandbox.http import Request, Response, json_response
+from airflow_provider_altcraft.sandbox.ledger import Ledger
 from airflow_provider_altcraft.sandbox.seed import SeedError
 from airflow_provider_altcraft.sandbox.values import ApiError
 
-if TYPE_CHECKING:
-    from airflow_provider_altcraft.sandbox.app import SandboxApp
+__all__ = ["Controlled", "handle_control"]
 
-__all__ = ["handle_control"]
+
+class Controlled(Protocol):
+    """What the control endpoints read and change."""
+
+    ledger: Ledger
+    config: SandboxConfig
+    faults: Faults
+    reset_seed: dict[str, Any] | None  # the target of POST /_sandbox/reset
+
+    def reset(self) -> None: ...
+
+    def clear_requests(self) -> None: ...
+
+    def logged_requests(self) -> tuple[list[dict[str, Any]], int]: ...
 
 
 def _bad(text: str, status: int = 400) -> Response:
@@ -25,8 +42,6 @@ def _bad(text: str, status: int = 400) -> Response:
 
 
 def _json_body(request: Request) -> Any:
-    from airflow_provider_altcraft.sandbox.app import BadBody, parse_json_body
-
     try:
         body = parse_json_body(request.body)
     except BadBody as exc:
@@ -36,7 +51,7 @@ def _json_body(request: Request) -> Any:
     return body
 
 
-def handle_control(app: SandboxApp, request: Request) -> Response:
+def handle_control(app: Controlled, request: Request) -> Response:
     route = (request.method, request.path.rstrip("/"))
     try:
         return _route(app, request, route)
@@ -46,7 +61,7 @@ def handle_control(app: SandboxApp, request: Request) -> Response:
         return _bad(exc.text, 404 if exc.code == 404 else 400)
 
 
-def _route(app: SandboxApp, request: Request, route: tuple[str, str]) -> Response:
+def _route(app: Controlled, request: Request, route: tuple[str, str]) -> Response:
     method, path = route
     if route == ("GET", "/_sandbox/health"):
         return json_response(200, {"ok": True})
@@ -92,9 +107,7 @@ def _route(app: SandboxApp, request: Request, route: tuple[str, str]) -> Respons
                 return _bad(str(exc))
         return json_response(200, app.config.as_dict())
     if route == ("GET", "/_sandbox/requests"):
-        with app._log_lock:
-            entries = list(app.request_log)
-            count = app.request_count
+        entries, count = app.logged_requests()
         return json_response(200, {"requests": entries, "count": count})
     if route == ("POST", "/_sandbox/requests/clear"):
         app.clear_requests()

@@ -26,15 +26,34 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_altcraft.sandbox.values import format_time
 
 if TYPE_CHECKING:
-    from airflow_provider_altcraft.sandbox.app import SandboxApp
+    from airflow_provider_altcraft.sandbox.config import SandboxConfig
     from airflow_provider_altcraft.sandbox.ledger import Ledger
 
-__all__ = ["JOURNAL_COMPACT_BYTES", "JOURNAL_FORMAT", "STATE_FORMAT", "Journal", "StateFile"]
+__all__ = [
+    "JOURNAL_COMPACT_BYTES",
+    "JOURNAL_FORMAT",
+    "STATE_FORMAT",
+    "Journal",
+    "Persisted",
+    "StateFile",
+    "journal_record",
+]
+
+
+class Persisted(Protocol):
+    """What the state file saves and restores (what :class:`~.app.SandboxApp` provides): this
+    module never imports the application, which imports it."""
+
+    ledger: Ledger
+    config: SandboxConfig
+    startup_config: SandboxConfig  # a loaded file's config is applied over it
+    reset_seed: dict[str, Any] | None
+
 
 STATE_FORMAT = "altcraft-sandbox-state/1"
 JOURNAL_FORMAT = "altcraft-sandbox-journal/1"
@@ -169,11 +188,11 @@ class StateFile:
         self.journal_bytes = 0
 
     @staticmethod
-    def fingerprint(app: SandboxApp) -> tuple[int, int, int]:
+    def fingerprint(app: Persisted) -> tuple[int, int, int]:
         # The ledger bumps its version on each mutation; config/seed objects are replaced.
         return (app.ledger.version, id(app.config), id(app.reset_seed))
 
-    def changed(self, app: SandboxApp) -> bool:
+    def changed(self, app: Persisted) -> bool:
         return self.fingerprint(app) != self._saved
 
     # ------------------------------------------------------------------ loading
@@ -201,7 +220,7 @@ class StateFile:
                 break
         return int(header["generation"]), records
 
-    def load(self, app: SandboxApp) -> bool:
+    def load(self, app: Persisted) -> bool:
         """Load the file (and replay its journal) into ``app`` if it exists; returns whether
         it did."""
         doc: dict[str, Any] | None = None
@@ -229,7 +248,7 @@ class StateFile:
         return True
 
     # ------------------------------------------------------------------ snapshots
-    def document(self, app: SandboxApp) -> dict[str, Any]:
+    def document(self, app: Persisted) -> dict[str, Any]:
         return {
             "format": STATE_FORMAT,
             "generation": self.generation,
@@ -238,13 +257,13 @@ class StateFile:
             "ledger": app.ledger.to_state(),
         }
 
-    def save_if_changed(self, app: SandboxApp) -> bool:
+    def save_if_changed(self, app: Persisted) -> bool:
         if not self.changed(app):
             return False
         self.save(app)
         return True
 
-    def save(self, app: SandboxApp) -> None:
+    def save(self, app: Persisted) -> None:
         """Write the snapshot now (and, in durable mode, restart the journal)."""
         fingerprint = self.fingerprint(app)
         self.write_snapshot(self.document(app))
@@ -297,7 +316,7 @@ class Journal:
     snapshot and the journal never interleave.
     """
 
-    def __init__(self, store: StateFile, app: SandboxApp) -> None:
+    def __init__(self, store: StateFile, app: Persisted) -> None:
         self.store = store
         self.app = app
         self.appended = 0  # lines appended so far

@@ -4,6 +4,7 @@ and is SIGKILLed mid-way; the retry (another process, or this one) resumes from 
 Also a measurement (docs/distributed.md), with its own sandbox::
 
     .venv/bin/python -m tests.batch.resume_support measure --rows 20000 --members 20000
+    .venv/bin/python -m tests.batch.resume_support overhead --rows 5000 --members 5000
 """
 
 from __future__ import annotations
@@ -222,9 +223,35 @@ def measure(count: int, members: int, window: int, concurrency: int, delay_ms: i
     print(json.dumps(report, indent=2))
 
 
+def overhead(count: int, members: int, window: int, concurrency: int, delay_ms: int) -> None:
+    """A first try's rows/s without and with the record (2 rounds, alternating)."""
+    import tempfile
+
+    from airflow_provider_altcraft.sandbox import run_sandbox
+
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="altcraft-resume-"))
+    token = "resume-token-4a7c9e"
+    rates: dict[str, list[int]] = {"without": [], "with": []}
+    with run_sandbox(token=token, seed=seed(members)) as sandbox:
+        use_connection(sandbox.url, token)
+        for _ in range(2):
+            for mode in ("without", "with"):
+                sandbox.load_seed(seed(members))
+                sandbox.set_faults([{"kind": "delay", "rate": 1.0, "delay_ms": delay_ms}])
+                path = os.path.join(tempfile.mkdtemp(), "batch.progress")
+                outcome = send(
+                    count=count, members=members,
+                    progress_path=path if mode == "with" else None, window=window,
+                    concurrency=concurrency, resume=False, check_existing=None,
+                )  # fmt: skip
+                rates[mode].append(round(count / outcome["seconds"]))
+                print(mode, json.dumps(outcome), flush=True)
+    print(json.dumps({"rows_per_sec": rates}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("first-try", "measure"))
+    parser.add_argument("mode", choices=("first-try", "measure", "overhead"))
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("--rows", type=int, default=20000)
@@ -234,8 +261,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delay-ms", type=int, default=25)
     args = parser.parse_args()
-    if args.mode == "measure":
-        measure(args.rows, args.members, args.window, args.concurrency, args.delay_ms)
+    if args.mode in ("measure", "overhead"):
+        run = measure if args.mode == "measure" else overhead
+        run(args.rows, args.members, args.window, args.concurrency, args.delay_ms)
         return
     use_connection(args.url, args.token)
     send(count=args.rows, members=args.members, progress_path=args.progress,

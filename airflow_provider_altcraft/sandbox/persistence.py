@@ -28,8 +28,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_altcraft.sandbox.values import format_time
-
 if TYPE_CHECKING:
     from airflow_provider_altcraft.sandbox.config import SandboxConfig
     from airflow_provider_altcraft.sandbox.ledger import Ledger
@@ -108,49 +106,24 @@ def _write_atomic(path: Path, data: bytes, *, sync: bool) -> None:
 
 
 # ---------------------------------------------------------------------- journal records
-def _member_record(ledger: Ledger, key: tuple[int, str]) -> dict[str, Any] | None:
-    member = ledger.members.get(key)
-    if member is None:
-        return None
-    return {
-        "program_id": member.program_id,
-        "profile_id": member.profile_id,
-        "registration_date": format_time(member.registration_date),
-        "tiers": {
-            str(k): {
-                "tier_eid": t.tier_eid,
-                "reached_at": format_time(t.reached_at) if t.reached_at else None,
-            }
-            for k, t in member.tiers.items()
-        },
-    }
-
-
 def journal_record(
     ledger: Ledger, method: str, body: dict[str, Any], answer: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The journal line of a successful API call, or None when the call writes nothing.
 
     Records are full images (the state file's own form) of what the call created or changed,
-    so replaying a line is idempotent. Reads the ledger's records by id under its lock.
+    so replaying a line is idempotent (read by ``Ledger.records``).
     """
     data = answer.get("data")
-    with ledger._lock:
-        if method in _POSTS or method in _SETTLES:
-            assert isinstance(data, dict)
-            tx = ledger._txs[data["transaction_id"]]
-            # A commit may create a new transaction (its temporary one becomes "replaced").
-            ids = [i for i in (tx.replaces, tx.transaction_id, tx.replaced_by) if i is not None]
-            return {"transactions": [ledger._txs[i].full() for i in ids]}
-        if method == "loyalty/transactions_export":
-            assert isinstance(data, dict)
-            return {"tasks": [ledger._tasks[data["task_id"]].state()]}
-        if method in ("loyalty/register_member", "loyalty/delete_member"):
-            key = (int(body["loyalty_program_id"]), str(answer["profile_id"]))
-            record = _member_record(ledger, key)
-            if record is None:
-                return {"members_deleted": [list(key)]}
-            return {"members": [record]}
+    if method in _POSTS or method in _SETTLES:
+        assert isinstance(data, dict)
+        return ledger.records(transactions=[data["transaction_id"]])
+    if method == "loyalty/transactions_export":
+        assert isinstance(data, dict)
+        return ledger.records(tasks=[data["task_id"]])
+    if method in ("loyalty/register_member", "loyalty/delete_member"):
+        key = (int(body["loyalty_program_id"]), str(answer["profile_id"]))
+        return ledger.records(members=[key])
     return None
 
 

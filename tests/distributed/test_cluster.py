@@ -95,6 +95,7 @@ def test_a_worker_killed_mid_chunk_is_noticed_and_the_chunk_resumes_on_the_other
     out = tmp_path / "out"
     sandbox.set_faults([cs.DELAY_RULE])
     before = cs.ledger_eids(sandbox)
+    cs.inflight(sandbox.url, reset=True)
     run_id = airflow.trigger(
         {"rows_file": str(rows_file), "chunk_size": KILL_CHUNK, "results_dir": str(out)}
     )
@@ -136,6 +137,8 @@ def test_a_worker_killed_mid_chunk_is_noticed_and_the_chunk_resumes_on_the_other
     assert {cs.row_eid(f"k-{n}") for n in range(KILL_ROWS)} <= set(eids)
     assert all(count == 1 for count in eids.values())
     assert len(eids) == len(before) + KILL_ROWS
+    # The retry's lookups stay within its task's concurrency too.
+    assert cs.inflight(sandbox.url)["peak"] <= cs.POOL_SLOTS * cs.CONCURRENCY
 
 
 def _result_lines(path: Path) -> int:

@@ -48,6 +48,7 @@ from airflow_provider_altcraft.models import (
     AccountTransaction,
     Balance,
     Matching,
+    PointsOperation,
     PointsRequest,
     PointsTransaction,
     ProfileTier,
@@ -196,22 +197,7 @@ class AltcraftHook(AltcraftBaseHook):
         external_data: dict[str, Any] | None = None,
     ) -> PointsTransaction:
         """Redeem points (``loyalty/redeeme_points``); never re-sent blindly (see below)."""
-        return self.send_points_request(
-            PointsRequest.build(
-                "redeem",
-                loyalty_program_id=loyalty_program_id,
-                amount=amount,
-                matching=Matching.check(matching),
-                points_currency_iid=points_currency_iid,
-                points_currency_eid=points_currency_eid,
-                promotion_id=promotion_id,
-                is_temp=is_temp,
-                temp_timeout_sec=temp_timeout_sec,
-                created_at=created_at,
-                transaction_eid=transaction_eid,
-                external_data=external_data,
-            )
-        )
+        return self._send_points("redeem", locals())
 
     def accrue_points(
         self,
@@ -231,24 +217,16 @@ class AltcraftHook(AltcraftBaseHook):
         expiration_date: datetime | str | None = None,
     ) -> PointsTransaction:
         """Accrue points (``loyalty/accrue_points``); never re-sent blindly (see below)."""
-        return self.send_points_request(
-            PointsRequest.build(
-                "accrue",
-                loyalty_program_id=loyalty_program_id,
-                amount=amount,
-                matching=Matching.check(matching),
-                points_currency_iid=points_currency_iid,
-                points_currency_eid=points_currency_eid,
-                promotion_id=promotion_id,
-                is_temp=is_temp,
-                temp_timeout_sec=temp_timeout_sec,
-                created_at=created_at,
-                transaction_eid=transaction_eid,
-                external_data=external_data,
-                activation_date=activation_date,
-                expiration_date=expiration_date,
-            )
-        )
+        return self._send_points("accrue", locals())
+
+    def _send_points(
+        self, operation: PointsOperation, arguments: dict[str, Any]
+    ) -> PointsTransaction:
+        """Behind :meth:`redeem_points` and :meth:`accrue_points`: their arguments (their
+        ``locals()``) become a validated :class:`PointsRequest`, sent once."""
+        values = {name: value for name, value in arguments.items() if name != "self"}
+        values["matching"] = Matching.check(values["matching"])
+        return self.send_points_request(PointsRequest.build(operation, **values))
 
     def send_points_request(self, request: PointsRequest) -> PointsTransaction:
         """Send a validated redeem/accrue request.

@@ -94,7 +94,6 @@ export AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC=2
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5
 export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=30
 export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
-export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=28794
 EOF
   )
 }
@@ -192,9 +191,11 @@ halt() {  # halt SIGNAL NAME...: signal every process of those trees at once, wa
 
 start_worker() {
   local n=$1
-  ALTCRAFT_CLUSTER_HOSTNAME="worker$n" AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((28794 + n)) \
+  # --skip-serve-logs: Airflow's log server binds every interface; every log is in one local
+  # folder that the api-server reads directly.
+  ALTCRAFT_CLUSTER_HOSTNAME="worker$n" \
     spawn "worker$n" airflow celery worker --celery-hostname "worker$n@%h" \
-    --concurrency "$slots_per_worker" --without-mingle --without-gossip
+    --concurrency "$slots_per_worker" --without-mingle --without-gossip --skip-serve-logs
 }
 
 api_ok() { curl -sf "http://127.0.0.1:$api_port/api/v2/monitor/health" 2>/dev/null; }
@@ -239,7 +240,7 @@ cmd_start() {
   spawn api-server airflow api-server --host 127.0.0.1 --port "$api_port" --workers 1
   spawn scheduler airflow scheduler
   spawn dag-processor airflow dag-processor
-  spawn triggerer airflow triggerer
+  spawn triggerer airflow triggerer --skip-serve-logs
   start_worker 1
   start_worker 2
   log "waiting until every process is healthy (logs in $logs)"

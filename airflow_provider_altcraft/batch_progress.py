@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DEFAULT_WINDOW", "BatchProgress", "ProgressLocked", "RecordedRow"]
+__all__ = ["DEFAULT_WINDOW", "BatchProgress", "ProgressLocked", "RecordedRow", "row_digest"]
 
 #: Rows that may be in flight without a durable result (the bound on lookups after a crash).
 DEFAULT_WINDOW = 1000
@@ -55,6 +55,16 @@ class RecordedRow:
     eid: str
     status: str
     transaction_id: str | None
+    digest: str | None = None
+
+
+def row_digest(request: object) -> str:
+    """A short digest of everything a row's request says (member, amount, eid, constants): a
+    recorded row is skipped only if the row now read is the very same request (a source that
+    reads back in another order, or an edited file, is not mistaken for done)."""
+    import hashlib
+
+    return hashlib.sha256(repr(request).encode()).hexdigest()[:16]
 
 
 class BatchProgress:
@@ -172,7 +182,9 @@ class BatchProgress:
                 row = int(entry["r"])
                 status = str(entry.get("s"))
                 if status in DONE:
-                    self.done[row] = RecordedRow(str(entry.get("e")), status, entry.get("t"))
+                    self.done[row] = RecordedRow(
+                        str(entry.get("e")), status, entry.get("t"), entry.get("d")
+                    )
                     self.unresolved.discard(row)
                 elif row not in self.done:
                     self.unresolved.add(row)
@@ -181,10 +193,15 @@ class BatchProgress:
 
     # -- deciding -------------------------------------------------------------------------------
 
-    def recorded(self, row_number: int, eid: str | None) -> RecordedRow | None:
-        """What an earlier try recorded for this row if it is done (same eid), else None."""
+    def recorded(
+        self, row_number: int, eid: str | None, digest: str | None = None
+    ) -> RecordedRow | None:
+        """What an earlier try recorded for this row if it is done (same eid, and the same
+        request when both digests are known), else None."""
         found = self.done.get(row_number)
         if found is None or found.eid != eid:
+            return None
+        if digest is not None and found.digest is not None and found.digest != digest:
             return None
         self.skipped += 1
         return found
@@ -223,9 +240,15 @@ class BatchProgress:
             if idle():
                 return False
 
-    def record(self, row_number: int, eid: str | None, status: str, txid: str | None) -> None:
+    def record(
+        self, row_number: int, eid: str | None, status: str, txid: str | None,
+        digest: str | None = None,
+    ) -> None:  # fmt: skip
         """A row's result (any thread); made durable by the next flush."""
-        line = json.dumps({"r": row_number, "e": eid, "s": status, "t": txid})
+        entry = {"r": row_number, "e": eid, "s": status, "t": txid}
+        if digest is not None:
+            entry["d"] = digest
+        line = json.dumps(entry)
         with self._lock:
             self._buffer.append((row_number, line))
             self._lock.notify_all()

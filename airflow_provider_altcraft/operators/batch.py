@@ -30,7 +30,12 @@ from decimal import Decimal
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_altcraft.batch_progress import DEFAULT_WINDOW, BatchProgress, ProgressLocked
+from airflow_provider_altcraft.batch_progress import (
+    DEFAULT_WINDOW,
+    BatchProgress,
+    ProgressLocked,
+    row_digest,
+)
 from airflow_provider_altcraft.batch_rows import (
     BATCH_OPERATIONS,
     CONSTANT_FIELDS,
@@ -315,7 +320,7 @@ def send_rows(
                 if progress is not None:
                     progress.record(
                         result.row_number, result.transaction_eid, result.status,
-                        result.transaction_id,
+                        result.transaction_id, row_digest(row.request),
                     )  # fmt: skip
                 on_result(result)
 
@@ -383,7 +388,7 @@ def _resume(
     lookup when it may have been sent and ``check_existing`` leaves that to the record)."""
     request = row.request
     if check_existing is not True:
-        found = progress.recorded(row.row_number, request.transaction_eid)
+        found = progress.recorded(row.row_number, request.transaction_eid, row_digest(request))
         if found is not None:
             return RowResult(
                 row.row_number, row.row_key, request.transaction_eid, request.operation,

@@ -115,11 +115,14 @@ def test_a_record_of_another_batch_is_not_trusted(tmp_path: Path) -> None:
     path = str(tmp_path / "batch.progress")
     record = BatchProgress(path, fingerprint="one", window=10, resume=False)
     record.before_issue(1, lambda: False)
-    record.record(1, "eid-1", "sent", "t-1")
+    record.record(1, "eid-1", "sent", "t-1", "digest-1")
     record.close()
     again = BatchProgress(path, fingerprint="one", window=10, resume=True)
-    assert again.resumed and again.recorded(1, "eid-1") is not None
+    assert again.resumed and again.recorded(1, "eid-1", "digest-1") is not None
     assert again.recorded(1, "another-eid") is None  # the input changed: not skipped
+    # Same position-derived eid, another request (a source read back in another order).
+    assert again.recorded(1, "eid-1", "digest-2") is None
+    assert again.must_look_up(1)  # so it is looked up, as any row below the mark
     again.close()
     other = BatchProgress(path, fingerprint="two", window=10, resume=True)
     assert not other.resumed and other.done == {}

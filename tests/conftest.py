@@ -1,4 +1,16 @@
-"""Shared fixtures: an isolated Airflow home, one sandbox per session, DAG-run helpers.
+"""Shared fixtures: an isolated Airflow home, one sandbox per session, DAG-run helpers; the
+test tiers' markers.
+
+Markers (pyproject.toml) are applied here, so ``pytest -m "not dag and not slow"`` is the fast
+loop (unit and HTTP tests) and CI, which selects no marker, still runs everything:
+
+* ``dag``: the test runs real DAGs: it uses the ``airflow_db`` fixture, directly or through
+  another fixture;
+* ``postgres``: it needs the PostgreSQL server (uses the ``postgres_url`` fixture); these are
+  ``slow`` too (a server round trip and tables per test: about a minute together);
+* ``slow``: the tests listed in :data:`SLOW_TESTS` (a browser, fresh interpreters importing
+  Airflow, killed processes, fault injection waiting on timeouts), besides the tests that mark
+  themselves (chaos, the wheel, the distributed cluster).
 
 The Airflow environment is fixed here, before anything imports Airflow, so the tests never
 touch a user's own AIRFLOW_HOME or metadata database.
@@ -45,6 +57,50 @@ DAGS_DIR.mkdir()
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_DIR)
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.pop("AIRFLOW_CONN_ALTCRAFT_DEFAULT", None)
+
+#: Tests (node id prefixes under tests/) marked ``slow``: seconds each, and not what the fast
+#: loop is for. CI runs them with everything else.
+SLOW_TESTS: dict[str, str] = {
+    "ui/": "a browser and an Airflow webserver",
+    "distributed/": "a Celery cluster, or load measured over real time",
+    "hooks/test_throttle.py": "rates and pauses measured over real time",
+    "hooks/test_errors_and_retries.py::test_retry_after": "waits for Retry-After",
+    "hooks/test_errors_and_retries.py::test_read_timeout": "waits for read timeouts",
+    "hooks/test_errors_and_retries.py::test_send_once_after_a_read_timeout": (
+        "waits for a read timeout"
+    ),
+    "sandbox/test_sandbox.py::test_temp_expiry_without_traffic": "waits for a hold to expire",
+    "probe/": "the probe's full runs against the sandbox, with faults and timeouts",
+    "batch/test_batch_resume.py": "batches killed mid-way and resumed",
+    "sandbox/test_durable.py": "sandbox processes killed with SIGKILL",
+    "sandbox/test_module_graph.py": "a fresh interpreter per module",
+    "packaging/test_seed_cli.py": "the sandbox command line in subprocesses",
+    "test_provider.py::test_importing_the_operators_loads_no_http_client_of_its_own": (
+        "fresh interpreters importing Airflow"
+    ),
+    "reconcile/test_reconcile.py::test_parsing_a_dag_imports_no_engine_or_driver": (
+        "a fresh interpreter importing Airflow"
+    ),
+    "export/test_export_atomic.py::test_deferrable_defaults_to_airflows_default_deferrable": (
+        "fresh interpreters importing Airflow"
+    ),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "airflow_db" in fixtures:
+            item.add_marker(pytest.mark.dag)
+        if "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+        if "postgres" in item.keywords:  # marked here or by the test itself
+            item.add_marker(pytest.mark.slow)
+        node = item.path.relative_to(REPO / "tests").as_posix() + "::" + item.name
+        if any(node.startswith(prefix) for prefix in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
 
 from airflow_provider_altcraft.sandbox import SandboxHandle, run_sandbox  # noqa: E402
 from airflow_provider_altcraft.sandbox.config import SandboxConfig  # noqa: E402

@@ -30,7 +30,7 @@ from airflow_provider_altcraft.eids import (
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import Matching
-from airflow_provider_altcraft.points_fields import SINGLE_CHECKS
+from airflow_provider_altcraft.points_fields import POINTS_FIELDS, SINGLE_CHECKS
 from airflow_provider_altcraft.validation import (
     currency_payload,
     parse_datetime,
@@ -41,16 +41,12 @@ from airflow_provider_altcraft.validation import (
 if TYPE_CHECKING:
     import jinja2
 
-#: Operator arguments that let Altcraft find the profile (see :class:`Matching`). The
-#: profile's e-mail is ``profile_email``, not the API's name ``email``: BaseOperator's ``email``
-#: is the alert address, which Airflow fills from ``default_args`` and sends failure e-mails to.
-MATCHING_ARGUMENTS = (
-    "matching",
-    "profile_email",
-    "phone",
-    "profile_id",
-    "field_name",
-    "field_value",
+#: Operator arguments that let Altcraft find the profile (see :class:`Matching`; declared in
+#: points_fields.py). The profile's e-mail is ``profile_email``, not the API's name ``email``:
+#: BaseOperator's ``email`` is the alert address, which Airflow fills from ``default_args`` and
+#: sends failure e-mails to.
+MATCHING_ARGUMENTS: tuple[str, ...] = tuple(
+    field.operator_argument for field in POINTS_FIELDS if field.is_matching
 )
 #: Arguments holding personal data, masked in rendered fields and logs.
 PERSONAL_ARGUMENTS = ("profile_email", "phone")

@@ -795,7 +795,8 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             check_output_path(path, "progress_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
-        if try_number <= 1 and os.path.exists(path) and os.path.getsize(path) > 0:
+        given = self.progress_path or self.results_path  # the default is this instance's own
+        if given and try_number <= 1 and os.path.exists(path) and os.path.getsize(path) > 0:
             raise AirflowFailException(
                 f"Invalid argument: progress_path: {path!r} already exists, written by another "
                 "run; template the path with the run (e.g. '.../{{ run_id }}.progress') or "

@@ -113,7 +113,11 @@ need_services() {
   reachable 127.0.0.1 6379 || die "Redis is not reachable on 127.0.0.1:6379"
   "$venv/bin/python" -c "import airflow.providers.celery" 2>/dev/null || {
     log "installing the celery extra into $venv"
-    "$venv/bin/python" -m pip install -q -c "$repo/constraints/airflow-3.3.txt" -e "$repo[celery]"
+    if "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+      "$venv/bin/python" -m pip install -q -c "$repo/constraints/airflow-3.3.txt" -e "$repo[celery]"
+    else  # a venv made by uv has no pip
+      VIRTUAL_ENV="$venv" uv pip install -q -c "$repo/constraints/airflow-3.3.txt" -e "$repo[celery]"
+    fi
   }
 }
 

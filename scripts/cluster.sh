@@ -280,7 +280,7 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) [ -d "$pids" ] && cmd_stop ;;
   status) [ -f "$envfile" ] && load_env; cmd_status ;;
-  env) write_env; echo "$envfile" ;;
+  env) [ -f "$envfile" ] || write_env; echo "$envfile" ;;
   kill-worker) [ -n "${2:-}" ] || die "which worker? 1 or 2"; halt KILL "worker$2"; log "worker$2 killed" ;;
   start-worker) [ -n "${2:-}" ] || die "which worker? 1 or 2"; load_env; start_worker "$2" ;;
   *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

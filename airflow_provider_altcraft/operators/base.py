@@ -104,20 +104,22 @@ def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:
     return currency_payload(values.get("points_currency_iid"), values.get("points_currency_eid"))
 
 
-class AltcraftBaseOperator(BaseOperator):
-    """Base of the Altcraft operators.
+# Type checkers see the mixin's base (whose methods it extends); at run time the mixin has
+# none, so a sensor takes it with BaseSensorOperator without inheriting BaseOperator twice.
+_TaskBase = BaseOperator if TYPE_CHECKING else object
 
-    Subclasses list their user-facing arguments in ``template_fields`` (all of them are
-    templated) and implement :meth:`build`, which turns the argument values into the validated
-    request object.
+
+class AltcraftTaskMixin(_TaskBase):  # type: ignore[misc,valid-type]
+    """What every Altcraft task (operator or sensor) shares: the hook, argument checking at
+    parse and execute time, rendering that keeps plain strings as written, and masking of the
+    member's e-mail and phone.
+
+    Classes list their user-facing arguments in ``template_fields`` (all of them are
+    templated), set ``altcraft_conn_id``, and implement :meth:`build`, which turns the argument
+    values into the validated request object.
     """
 
-    template_fields: Sequence[str] = ("altcraft_conn_id",)
-    ui_color = "#f0e4ff"
-
-    def __init__(self, *, altcraft_conn_id: str = AltcraftHook.default_conn_name, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.altcraft_conn_id = altcraft_conn_id
+    altcraft_conn_id: str
 
     def render_template(
         self,
@@ -200,3 +202,14 @@ class AltcraftBaseOperator(BaseOperator):
             return self.build(self._argument_values())
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
+
+
+class AltcraftBaseOperator(AltcraftTaskMixin, BaseOperator):
+    """Base of the Altcraft operators (see :class:`AltcraftTaskMixin`)."""
+
+    template_fields: Sequence[str] = ("altcraft_conn_id",)
+    ui_color = "#f0e4ff"
+
+    def __init__(self, *, altcraft_conn_id: str = AltcraftHook.default_conn_name, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.altcraft_conn_id = altcraft_conn_id

@@ -21,14 +21,15 @@ from airflow_provider_altcraft.compat import (
     conf,
 )
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
-from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
+from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+from airflow_provider_altcraft.operators.base import AltcraftTaskMixin
 from airflow_provider_altcraft.triggers.altcraft import AltcraftExportTaskTrigger, task_event
 from airflow_provider_altcraft.validation import parse_optional_str
 
 __all__ = ["AltcraftExportTaskSensor"]
 
 
-class AltcraftExportTaskSensor(BaseSensorOperator, AltcraftBaseOperator):
+class AltcraftExportTaskSensor(AltcraftTaskMixin, BaseSensorOperator):
     """Succeeds when Altcraft task ``export_task_id`` has completed; fails if it failed.
 
     :param export_task_id: the Altcraft task id (templated), e.g. the ``export_task_id`` XCom
@@ -42,17 +43,20 @@ class AltcraftExportTaskSensor(BaseSensorOperator, AltcraftBaseOperator):
     """
 
     # The hook, the argument checks and fail-without-retry on a bad argument come from
-    # AltcraftBaseOperator; the waiting from BaseSensorOperator.
+    # AltcraftTaskMixin; the waiting from BaseSensorOperator (the only BaseOperator here).
     template_fields: Sequence[str] = ("altcraft_conn_id", "export_task_id")
+    ui_color = "#f0e4ff"
 
     def __init__(
         self,
         *,
         export_task_id: str,
+        altcraft_conn_id: str = AltcraftHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.altcraft_conn_id = altcraft_conn_id
         self.export_task_id = export_task_id
         self.deferrable = deferrable
         self.check_arguments_at_parse_time()

@@ -19,8 +19,7 @@ from typing import Any, Literal
 from airflow_provider_altcraft.eids import position_namespace as position_namespace  # old path
 from airflow_provider_altcraft.eids import row_eid
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
-from airflow_provider_altcraft.models import PointsOperation, PointsRequest
-from airflow_provider_altcraft.operators.base import matching_from
+from airflow_provider_altcraft.models import Matching, PointsOperation, PointsRequest
 
 # The row columns and per-batch constants come from the one declaration of the request's
 # fields (ROW_FIELDS: every column a row may carry, everything else is ignored except the row
@@ -445,7 +444,7 @@ class RowSpec:
             problems.append(RowProblem(row_number, user_column(exc.parameter), text))
 
         try:
-            matching = matching_from(values)
+            matching = Matching.from_values(values)
         except AltcraftValidationError as exc:
             problem(exc)
             matching = None

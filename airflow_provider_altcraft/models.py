@@ -99,6 +99,23 @@ class Matching:
         )
 
     @classmethod
+    def from_values(cls, values: Mapping[str, Any], *, email_key: str = "email") -> Matching:
+        """The matching named by operator arguments or a batch row's columns.
+
+        Operators take the e-mail as ``profile_email`` (``email_key``); rows use the API's
+        ``email``.
+        """
+        return cls.from_params(
+            values.get("matching"),
+            email=values.get(email_key),
+            phone=values.get("phone"),
+            profile_id=values.get("profile_id"),
+            field_name=values.get("field_name"),
+            field_value=values.get("field_value"),
+            email_argument=email_key,
+        )
+
+    @classmethod
     def from_params(
         cls,
         matching: object = None,

@@ -80,24 +80,12 @@ def is_dynamic(value: object) -> bool:
     return False
 
 
-def matching_from(values: Mapping[str, Any], *, email_key: str = "email") -> Matching:
-    """The :class:`Matching` of operator arguments or of a batch row.
-
-    Operators take the e-mail as ``profile_email`` (``email_key``); rows use the API's ``email``.
-    """
-    return Matching.from_params(
-        values.get("matching"),
-        email=values.get(email_key),
-        phone=values.get("phone"),
-        profile_id=values.get("profile_id"),
-        field_name=values.get("field_name"),
-        field_value=values.get("field_value"),
-        email_argument=email_key,
-    )
+#: Kept for old imports: :meth:`Matching.from_values`.
+matching_from = Matching.from_values
 
 
 def matching_from_arguments(values: Mapping[str, Any]) -> Matching:
-    return matching_from(values, email_key="profile_email")
+    return Matching.from_values(values, email_key="profile_email")
 
 
 def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:

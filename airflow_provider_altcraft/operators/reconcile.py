@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_altcraft.compat import AirflowFailException, Context
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
-from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
-from airflow_provider_altcraft.operators.export import (
+from airflow_provider_altcraft.export.service import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     ExportRequest,
@@ -37,6 +36,7 @@ from airflow_provider_altcraft.operators.export import (
     parse_period,
     resolve_period,
 )
+from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.reconcile import (
     DIFFERENCE_CLASSES,

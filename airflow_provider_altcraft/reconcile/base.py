@@ -9,7 +9,7 @@ from datetime import date
 from types import TracebackType
 from typing import Any
 
-from airflow_provider_altcraft.export_csv import (
+from airflow_provider_altcraft.export.csv_reader import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     column_positions,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_altcraft.export_csv import (
+from airflow_provider_altcraft.export.csv_reader import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     iter_raw_columns,

@@ -226,10 +226,10 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         ``"pushdown"`` (inside the PostgreSQL warehouse: the export is copied into a
         temporary table there and only the differences come back). All find the same
         differences; see docs/reconcile-performance.md.
-    :param duckdb_memory_limit: DuckDB's memory limit (default 128MB); beyond it DuckDB
-        spills to the task's temporary directory, so the task's memory does not grow with the
-        number of transactions. More is faster for tens of millions of rows; ``"64MB"`` keeps
-        a million-row task under 250 MB but is too little from about five million rows.
+    :param duckdb_memory_limit: DuckDB's memory limit (default 256MB, enough for ten million
+        transactions); beyond it DuckDB spills to the task's temporary directory, so the
+        task's memory does not grow with the number of transactions. ``"64MB"`` keeps a
+        task of a million transactions near 250 MB but is too little for five million.
 
     The export's columns are read by name (see :mod:`airflow_provider_altcraft.export_csv`).
     Altcraft publishes no transaction status: when the export has no status column, states

@@ -20,7 +20,7 @@ from airflow_provider_altcraft.reconcile.sql_engine import SQLReconciler, litera
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBReconciler"]
 
 #: DuckDB's buffer pool; beyond it, joins and sorts spill to disk.
-DEFAULT_MEMORY_LIMIT = "128MB"
+DEFAULT_MEMORY_LIMIT = "256MB"
 #: The CSV reader's buffer per thread (its default, 16 MiB, is a large part of a small limit).
 CSV_BUFFER = 4 << 20
 #: Rows fetched per round trip when streaming the differences.
@@ -31,10 +31,10 @@ class DuckDBReconciler(SQLReconciler):
     """The DuckDB engine: an in-memory database that spills to the directory ``path`` +
     ``.spill`` (removed on exit) beyond its memory limit.
 
-    :param memory_limit: DuckDB's memory limit (e.g. ``"128MB"``, ``"1GB"``); more is
+    :param memory_limit: DuckDB's memory limit (e.g. ``"256MB"``, ``"1GB"``); more is
         faster for tens of millions of rows; too little fails with DuckDB's out-of-memory
         error (joins and aggregations need some pinned blocks per thread: 64MB is enough for
-        a million rows, not for five million).
+        a million rows, 128MB for five million, 256MB for ten million).
     :param threads: DuckDB's threads (default: one per core).
     """
 

@@ -6,7 +6,9 @@ Tests may branch on the Airflow version here (the package itself does so only in
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import shutil
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,10 +37,39 @@ def dags_dir() -> Path:
     return Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 
 
+#: The DAG files the tests run: real modules (linted and type-checked), one per DAG or family.
+DAG_FILES = Path(__file__).resolve().parent / "dags"
+
+
+def copy_dag_file(module: str, folder: Path, data: Any = None) -> Path:
+    """Copy ``tests/dags/<module>.py`` into ``folder`` and return the copy's path.
+
+    ``data``, if given, is written first as ``<module>.json`` beside the copy, for a DAG file
+    that reads it at parse time: every later parse of the copy (the dag processor's, that of
+    ``dag.test()``) then sees the same data.
+    """
+    source = DAG_FILES / f"{module}.py"
+    target = folder / source.name
+    if data is not None:
+        target.with_suffix(".json").write_text(json.dumps(data), encoding="utf-8")
+    shutil.copyfile(source, target)
+    return target
+
+
+def load_test_dag(module: str, dag_id: str, *, data: Any = None) -> Any:
+    """The DAG ``dag_id`` of ``tests/dags/<module>.py``, copied into the test dags folder (on
+    Airflow 3, ``dag.test()`` re-parses that folder). See :func:`copy_dag_file` for ``data``.
+
+    (Not named ``test_*``: pytest would collect it in every test module importing it.)
+    """
+    return load_dag(copy_dag_file(module, dags_dir(), data), dag_id)
+
+
 def write_dag(dag_id: str, source: str) -> Any:
     """Write a DAG file into the test dags folder and return its DAG object.
 
-    ``source`` must define a DAG whose dag_id is ``dag_id``.
+    ``source`` must define a DAG whose dag_id is ``dag_id``. (For the tests not yet moved to
+    :func:`load_test_dag`.)
     """
     path = dags_dir() / f"{dag_id}.py"
     path.write_text(textwrap.dedent(source))

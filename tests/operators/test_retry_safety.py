@@ -7,33 +7,12 @@ import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.conftest import connection_json
-from tests.dagrun import write_dag
+from tests.dagrun import load_test_dag
 from tests.operators.conftest import api_methods, api_transactions, run
 
 #: Attempts per safe request with the connection below: the first one and one retry.
 ATTEMPTS_PER_LOOKUP = 2
 LOOKUP = "loyalty/account/transactions"
-
-DAG_SOURCE = """
-    # An Airflow DAG: one money-moving task that Airflow retries at once.
-    from datetime import timedelta
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import {operator}
-
-    with DAG(
-        "{dag_id}",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        default_args={{"retries": 1, "retry_delay": timedelta(0)}},
-    ) as dag:
-        {operator}(
-            task_id="points", loyalty_program_id=1, profile_email="ann@example.com",
-            amount="40.00", points_currency_eid="stars",
-        )
-"""
 
 OPERATIONS = {
     "redeem": ("AltcraftRedeemPointsOperator", "loyalty/redeeme_points"),
@@ -51,9 +30,8 @@ def one_safe_retry(altcraft: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def points_dag(operation: str) -> object:
-    operator, _ = OPERATIONS[operation]
-    dag_id = f"retry_safety_{operation}"
-    return write_dag(dag_id, DAG_SOURCE.format(dag_id=dag_id, operator=operator))
+    """One money-moving task that Airflow retries at once (tests/dags/retry_safety.py)."""
+    return load_test_dag("retry_safety", f"retry_safety_{operation}")
 
 
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))

@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.conftest import SEED_PATH, TOKEN
-from tests.dagrun import DagRunResult, example_dag, write_dag
+from tests.dagrun import DagRunResult, example_dag, load_test_dag
 from tests.operators.conftest import run
 
 #: Every e-mail and phone of the example seed: none may leak, whoever the runs redeem for.
@@ -24,25 +24,6 @@ PERSONAL = sorted(
     | {p["phone"] for p in SEED_PROFILES if p.get("phone")}
 )
 EXAMPLES = ("altcraft_two_phase_redemption", "altcraft_scheduled_redemption")
-
-#: A member by e-mail from params (templated), and mapped redeems over e-mails and phones:
-#: the values Airflow sets on a mapped task are not templates, and are rendered by the mapped
-#: operator's own path.
-PERSONAL_DAG = """
-from datetime import datetime
-from airflow import DAG
-from airflow_provider_altcraft.operators.loyalty import AltcraftRedeemPointsOperator
-
-with DAG("leak_audit_personal", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
-         params={"email": "ann@example.com"}) as dag:
-    AltcraftRedeemPointsOperator(
-        task_id="by_email", loyalty_program_id=1, amount="1.00", points_currency_eid="stars",
-        profile_email="{{ params.email }}",
-    )
-    AltcraftRedeemPointsOperator.partial(
-        task_id="mapped", loyalty_program_id=1, amount="0.50", points_currency_eid="stars",
-    ).expand_kwargs([{"profile_email": "bob@example.com"}, {"phone": "+15550000001"}])
-"""
 
 
 def rendered_fields(dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -76,7 +57,8 @@ def test_no_token_and_no_personal_data_anywhere_a_run_leaves_text(
 ) -> None:
     two_phase = example_dag("altcraft_two_phase_redemption")
     scheduled = example_dag("altcraft_scheduled_redemption")
-    personal = write_dag("leak_audit_personal", PERSONAL_DAG)
+    # A member by e-mail from params, and mapped redeems over e-mails and phones.
+    personal = load_test_dag("leak_audit_personal", "leak_audit_personal")
     runs: list[tuple[Any, DagRunResult]] = [
         (two_phase, run(two_phase)),
         (two_phase, run(two_phase, conf={"fail_business_step": True})),  # tracebacks, rollback

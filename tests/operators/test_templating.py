@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.dagrun import write_dag
+from tests.dagrun import load_test_dag
 from tests.operators.conftest import (
     ANN_STARS,
     BOB_STARS,
@@ -17,58 +17,9 @@ from tests.operators.conftest import (
 )
 from tests.operators.dag_support import read_argument_types
 
-JINJA_DAG = """
-    # An Airflow DAG rendering its templates as strings (the default).
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import (
-        AltcraftCommitTransactionOperator,
-        AltcraftRedeemPointsOperator,
-    )
-    from tests.operators.dag_support import record_argument_types
-
-    try:
-        from airflow.sdk import task
-    except ImportError:  # Airflow 2
-        from airflow.decorators import task
-
-    with DAG(
-        "templating_jinja",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        params={"program": 1, "amount": "12.34", "order_id": "A-1", "currency": "stars"},
-        default_args={"on_execute_callback": record_argument_types},
-    ) as dag:
-        AltcraftRedeemPointsOperator(
-            task_id="jinja",
-            loyalty_program_id="{{ params.program }}",
-            profile_id="p-1",
-            amount="{{ params.amount }}",
-            points_currency_eid="{{ params.currency }}",
-            created_at="{{ data_interval_start }}",
-            transaction_eid="order-{{ params.order_id }}",
-            external_data={"order_id": "{{ params.order_id }}", "run": "{{ run_id }}"},
-        )
-
-        @task
-        def amount_to_hold() -> str:
-            return "3.21"
-
-        hold = AltcraftRedeemPointsOperator(
-            task_id="hold",
-            loyalty_program_id=1,
-            phone="+15550000002",
-            amount=amount_to_hold(),
-            points_currency_iid=1,  # stars, by its internal id
-            is_temp=True,
-        )
-        AltcraftCommitTransactionOperator(task_id="commit", transaction_id=hold.output)
-"""
-
 
 def test_jinja_templates_reach_the_ledger(altcraft: SandboxHandle) -> None:
-    result = run(write_dag("templating_jinja", JINJA_DAG))
+    result = run(load_test_dag("templating", "templating_jinja"))
 
     assert result.state == "success"
     (jinja,) = api_transactions(altcraft, profile_id="p-1")
@@ -86,56 +37,8 @@ def test_jinja_templates_reach_the_ledger(altcraft: SandboxHandle) -> None:
     assert stars(altcraft, "p-2")["total_balance"] == BOB_STARS - Decimal("3.21")
 
 
-NATIVE_DAG = """
-    # An Airflow DAG rendering its templates as native objects.
-    from decimal import Decimal
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import (
-        AltcraftRedeemPointsOperator,
-        AltcraftRollbackTransactionOperator,
-    )
-    from tests.operators.dag_support import record_argument_types
-
-    with DAG(
-        "templating_native",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        render_template_as_native_obj=True,
-        user_defined_macros={"Decimal": Decimal},
-        params={
-            "program": 1,
-            "user_id": 1001,
-            "timeout": 600,
-            "extra": {"order_id": "B-2", "lines": [1, 2]},
-        },
-        default_args={"on_execute_callback": record_argument_types},
-    ) as dag:
-        native = AltcraftRedeemPointsOperator(
-            task_id="native",
-            loyalty_program_id="{{ params.program }}",
-            field_name="user_id",
-            field_value="{{ params.user_id }}",
-            amount="{{ Decimal('7.25') }}",
-            points_currency_eid="stars",
-            is_temp="{{ params.timeout > 0 }}",
-            temp_timeout_sec="{{ params.timeout }}",
-            created_at="{{ data_interval_start }}",
-            external_data="{{ params.extra }}",
-        )
-        AltcraftRollbackTransactionOperator(task_id="rollback", transaction_id=native.output)
-        # Plain strings stay strings under native rendering (not 25.0 and 15550000002).
-        AltcraftRedeemPointsOperator(
-            task_id="literal", loyalty_program_id=1, phone="+15550000002", amount="25.00",
-            points_currency_eid="stars",
-        )
-"""
-
-
 def test_native_rendering_passes_objects_through(altcraft: SandboxHandle) -> None:
-    result = run(write_dag("templating_native", NATIVE_DAG))
+    result = run(load_test_dag("templating", "templating_native"))
 
     assert result.state == "success"
     types = read_argument_types()["native"]

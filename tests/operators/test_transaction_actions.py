@@ -6,77 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.dagrun import write_dag
+from tests.dagrun import load_test_dag
 from tests.operators.conftest import ANN_STARS, BOB_STARS, api_methods, api_transactions, run, stars
 from tests.operators.dag_support import read_failures
 
-DAG_SOURCE = """
-    # An Airflow DAG: transaction actions on the right and the wrong state.
-    from datetime import timedelta
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import (
-        AltcraftCancelTransactionOperator,
-        AltcraftCommitTransactionOperator,
-        AltcraftRedeemPointsOperator,
-        AltcraftRollbackTransactionOperator,
-    )
-    from tests.operators.dag_support import record_failure
-
-    with DAG(
-        "transaction_actions",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        # Retries are allowed: a state conflict must fail without using them.
-        default_args={
-            "retries": 2,
-            "retry_delay": timedelta(0),
-            "on_failure_callback": record_failure,
-        },
-    ) as dag:
-        hold = AltcraftRedeemPointsOperator(
-            task_id="hold", loyalty_program_id=1, profile_id="p-1", amount="10.00", is_temp=True,
-            points_currency_eid="stars",
-        )
-        commit = AltcraftCommitTransactionOperator(task_id="commit", transaction_id=hold.output)
-        commit_again = AltcraftCommitTransactionOperator(
-            task_id="commit_again", transaction_id=hold.output
-        )
-        commit >> commit_again
-
-        released = AltcraftRedeemPointsOperator(
-            task_id="released", loyalty_program_id=1, profile_id="p-1", amount="1.00",
-            is_temp=True, transaction_eid="released-1", points_currency_eid="stars",
-        )
-        rollback = AltcraftRollbackTransactionOperator(
-            task_id="rollback", transaction_eid="released-1"
-        )
-        rollback_again = AltcraftRollbackTransactionOperator(
-            task_id="rollback_again", transaction_id=released.output
-        )
-        released >> rollback >> rollback_again
-
-        too_much = AltcraftRedeemPointsOperator(
-            task_id="too_much", loyalty_program_id=1, profile_id="p-2", amount="1000.00",
-            points_currency_eid="stars", retries=0,
-        )
-        AltcraftRollbackTransactionOperator(
-            task_id="nothing_to_roll_back", transaction_id=too_much.output,
-            trigger_rule="one_failed",
-        )
-
-        spent = AltcraftRedeemPointsOperator(
-            task_id="spent", loyalty_program_id=1, profile_id="p-2", amount="20.50",
-            points_currency_eid="stars",
-        )
-        AltcraftCancelTransactionOperator(task_id="cancel", transaction_id=spent.output)
-"""
-
 
 def test_transaction_actions(altcraft: SandboxHandle) -> None:
-    result = run(write_dag("transaction_actions", DAG_SOURCE))
+    result = run(load_test_dag("transaction_actions", "transaction_actions"))
     failures = read_failures("transaction_actions")
 
     # Committing twice: the first commit holds, the second fails clearly and is not retried.

@@ -206,14 +206,18 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
     """Reconcile a period's Altcraft transactions with the warehouse's record of them.
 
     :param warehouse_conn_id: any Airflow SQL connection (SQLite, PostgreSQL, ...).
-    :param table: the warehouse table; the period is selected on its ``created_at`` column
-        (``>= 'date_from'`` and ``< 'day after date_to'``, compared as UTC dates). Or:
+    :param table: the warehouse table; the period ``[start, end)`` is selected on its
+        ``created_at`` column (``>= start`` and ``< end``; whole-day bounds are passed as
+        ``'YYYY-MM-DD'``, others as ``'YYYY-MM-DD HH:MM:SS+00:00'``, which a text column must
+        store in the same form to compare right). Or:
     :param sql: a query returning the period's transactions (templated; ``parameters`` are
         passed to the driver). Exactly one of ``table`` / ``sql``.
     :param columns: field → warehouse column, see :class:`WarehouseColumns`.
     :param export_path: an export CSV (e.g. ``export.output["path"]``); without it the task
         runs an export itself (then ``loyalty_program_id`` and the currency are required).
-    :param date_from: with ``date_to``, the inclusive UTC days; default: the data interval.
+    :param date_from: with ``date_to``, the period (a date is a whole UTC day, a date-time
+        ``date_to`` is excluded; see :class:`~airflow_provider_altcraft.periods.Period`);
+        default: the run's data interval ``[start, end)``.
     :param report_path: where to write the report CSV (templated).
     :param report_table: also store the report in this warehouse table (created if missing;
         the period's earlier rows are replaced, so a re-run does not duplicate them).
@@ -231,7 +235,8 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         task's memory does not grow with the number of transactions. ``"64MB"`` keeps a
         task of a million transactions near 250 MB but is too little for five million.
 
-    The export's columns are read by name (see :mod:`airflow_provider_altcraft.export_csv`).
+    The export's columns are read by name (see
+    :mod:`airflow_provider_altcraft.export.csv_reader`).
     Altcraft publishes no transaction status: when the export has no status column, states
     are not compared (``state_compared`` is False in the counts, and the log says so). A
     temporary accrual and the full transaction its commit created (same eid, type and amount)

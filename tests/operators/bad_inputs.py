@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 #: Program 1 holds stars; redeem and accrue require a currency (exactly-once eid lookups).
-VALID = {
+VALID: dict[str, Any] = {
     "loyalty_program_id": 1,
     "profile_email": "ann@example.com",
     "amount": "25.00",
     "points_currency_eid": "stars",
 }
-NO_EMAIL = {"profile_email": None}
+NO_EMAIL: dict[str, Any] = {"profile_email": None}
 #: For the cases naming the currency by its iid alone.
-NO_CURRENCY_EID = {"points_currency_eid": None}
+NO_CURRENCY_EID: dict[str, Any] = {"points_currency_eid": None}
 CONTROL_TASK = "valid_control"
 
 

@@ -16,20 +16,13 @@ from airflow_provider_altcraft.operators.loyalty import (
     AltcraftRedeemPointsOperator,
 )
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.dagrun import DagRunResult, dags_dir, write_dag
+from tests.dagrun import DagRunResult, copy_dag_file, dags_dir, load_test_dag
 from tests.operators.bad_inputs import CASES, CONTROL_TASK, VALID, BadInput
 from tests.operators.conftest import api_methods, api_transactions, load_example_seed, run
 from tests.operators.dag_support import read_failures
 
 OPERATORS = {"redeem": AltcraftRedeemPointsOperator, "accrue": AltcraftAccruePointsOperator}
 CASE_IDS = [bad.case_id for bad in CASES]
-
-TABLE_DAG_SOURCE = """
-    # An Airflow DAG: one task per bad argument of the table, rendered {mode}.
-    from tests.operators.bad_inputs import templated_dag
-
-    dag = templated_dag("{dag_id}", native={native})
-"""
 
 
 def test_the_table_is_large_enough() -> None:
@@ -56,15 +49,18 @@ def test_a_static_mistake_is_an_import_error_of_the_dag_file(tmp_path: Path) -> 
         from airflow.models.dagbag import DagBag
 
         options = {"include_examples": False}
-    dag_file = tmp_path / "static_mistake.py"
-    dag_file.write_text(
-        "from airflow import DAG\n"
-        "from airflow_provider_altcraft.operators.loyalty import AltcraftRedeemPointsOperator\n"
-        "with DAG('static_mistake', schedule=None):\n"
-        "    AltcraftRedeemPointsOperator(task_id='redeem', loyalty_program_id=1,\n"
-        "                                 profile_id='p-1', amount='1e3',\n"
-        "                                 points_currency_eid='stars')\n"
-    )
+    # A DAG file whose redeem has a static amount of '1e3' (tests/dags/static_arguments.py).
+    static_mistake = {
+        "dag_id": "static_mistake",
+        "operator": "redeem",
+        "arguments": {
+            "loyalty_program_id": 1,
+            "profile_id": "p-1",
+            "amount": "1e3",
+            "points_currency_eid": "stars",
+        },
+    }
+    dag_file = copy_dag_file("static_arguments", tmp_path, static_mistake)
 
     bag = DagBag(dag_folder=str(dag_file), **options)
 
@@ -88,8 +84,8 @@ def table_runs(sandbox_session: SandboxHandle, airflow_db: Path) -> TableRuns:
     failures: dict[str, dict[str, Any]] = {}
     for native in (False, True):
         dag_id = "bad_inputs_native" if native else "bad_inputs_jinja"
-        mode = "as native objects" if native else "as strings"
-        dag = write_dag(dag_id, TABLE_DAG_SOURCE.format(dag_id=dag_id, native=native, mode=mode))
+        # One task per bad argument of the table, rendered as strings or as native objects.
+        dag = load_test_dag("bad_inputs_table", dag_id)
         result = run(dag)
         for (task_id, _), failure in read_failures(dag_id).items():
             failures[task_id] = failure
@@ -126,51 +122,10 @@ def test_messages_name_profile_email_not_the_api_field() -> None:
     assert str(invalid.value).startswith("profile_email: is not an email address; ")
 
 
-ARGUMENTS_DAG_SOURCE = """
-    # An Airflow DAG whose default_args carry Airflow's own alert address.
-    from datetime import timedelta
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import AltcraftRedeemPointsOperator
-    from tests.operators.dag_support import record_failure
-
-    with DAG(
-        "operator_arguments",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        default_args={
-            "email": ["oncall@example.org"],
-            "email_on_failure": False,
-            "email_on_retry": False,
-            "retries": 2,
-            "retry_delay": timedelta(0),
-            "on_failure_callback": record_failure,
-        },
-    ) as dag:
-        AltcraftRedeemPointsOperator(
-            task_id="by_phone", loyalty_program_id=1, phone="+15550000002", amount="2.00",
-            points_currency_eid="stars",
-        )
-        AltcraftRedeemPointsOperator(
-            task_id="by_email", loyalty_program_id=1, profile_email="ann@example.com",
-            amount="3.00", points_currency_eid="stars",
-        )
-        AltcraftRedeemPointsOperator.partial(
-            task_id="mapped", loyalty_program_id=1, points_currency_eid="stars"
-        ).expand_kwargs(
-            [
-                {"profile_email": "ann@example.com", "amount": "abc"},
-                {"profile_email": "bob@example.com", "amount": "4.00"},
-            ]
-        )
-"""
-
-
 @pytest.mark.filterwarnings("ignore:Setting email")
 def test_alert_address_and_mapped_rows(altcraft: SandboxHandle) -> None:
-    dag = write_dag("operator_arguments", ARGUMENTS_DAG_SOURCE)
+    # default_args carry Airflow's own alert address (tests/dags/operator_arguments.py).
+    dag = load_test_dag("operator_arguments", "operator_arguments")
     try:
         result = run(dag)
     finally:

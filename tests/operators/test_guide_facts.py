@@ -26,7 +26,7 @@ from airflow_provider_altcraft.operators.loyalty import (
 )
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.conftest import REPO, connection_json
-from tests.dagrun import write_dag
+from tests.dagrun import copy_dag_file, load_test_dag
 from tests.operators.conftest import (
     ANN_STARS,
     BOB_STARS,
@@ -83,15 +83,13 @@ def test_no_currency_fails_the_constructor_naming_the_fix(operation: str, conn_i
 
 @pytest.mark.parametrize("operation", sorted(OPERATORS))
 def test_no_currency_is_an_import_error_of_the_dag_file(operation: str, tmp_path: Path) -> None:
-    operator = OPERATORS[operation].__name__
-    dag_file = tmp_path / f"no_currency_{operation}.py"
-    dag_file.write_text(
-        "from airflow import DAG\n"
-        f"from airflow_provider_altcraft.operators.loyalty import {operator}\n"
-        f"with DAG('no_currency_{operation}', schedule=None):\n"
-        f"    {operator}(task_id='points', loyalty_program_id=1,\n"
-        "               profile_id='p-1', amount='5.00')\n"
-    )
+    # A DAG file whose redeem or accrue names no currency (tests/dags/static_arguments.py).
+    no_currency = {
+        "dag_id": f"no_currency_{operation}",
+        "operator": operation,
+        "arguments": {"loyalty_program_id": 1, "profile_id": "p-1", "amount": "5.00"},
+    }
+    dag_file = copy_dag_file("static_arguments", tmp_path, no_currency)
 
     (error,) = import_errors(dag_file).values()
 
@@ -142,53 +140,6 @@ def test_every_example_points_task_names_its_currency() -> None:
 
 # ---------------------------------------------------------------- (b) renders empty
 
-EMPTY_CURRENCY_DAG = """
-    # An Airflow DAG whose currencies are templates rendering empty; retries are allowed.
-    from datetime import timedelta
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import (
-        AltcraftAccruePointsOperator,
-        AltcraftRedeemPointsOperator,
-    )
-    from tests.operators.dag_support import record_failure
-
-    DEFAULT_CURRENCY = (
-        "{{ conn.altcraft_default.extra_dejson.get('default_points_currency_eid', '') }}"
-    )
-
-    with DAG(
-        "guide_empty_currency",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        params={"currency": ""},
-        default_args={
-            "retries": 2,
-            "retry_delay": timedelta(0),
-            "on_failure_callback": record_failure,
-        },
-    ) as dag:
-        AltcraftRedeemPointsOperator(
-            task_id="redeem_eid_param", loyalty_program_id=1, profile_id="p-1",
-            amount="5.00", points_currency_eid="{{ params.currency }}",
-        )
-        AltcraftAccruePointsOperator(
-            task_id="accrue_iid_param", loyalty_program_id=1, profile_id="p-1",
-            amount="5.00", points_currency_iid="{{ params.currency }}",
-        )
-        # The connection's default, blank on this run's connection.
-        AltcraftRedeemPointsOperator(
-            task_id="redeem_connection_default", loyalty_program_id=1, profile_id="p-2",
-            amount="5.00", points_currency_eid=DEFAULT_CURRENCY,
-        )
-        # Mapped, with no currency at all: Airflow builds the operator only at run time, so
-        # parse time cannot see it; each mapped instance fails as a templated one does.
-        AltcraftRedeemPointsOperator.partial(
-            task_id="mapped_no_currency", loyalty_program_id=1, amount="5.00"
-        ).expand(profile_id=["p-1", "p-2"])
-"""
 EMPTY_CURRENCY_TASKS = [
     ("redeem_eid_param", -1),
     ("accrue_iid_param", -1),
@@ -205,7 +156,8 @@ def test_currency_rendering_empty_fails_without_retry_or_request(
         "AIRFLOW_CONN_ALTCRAFT_DEFAULT",
         connection_json(altcraft.url, default_points_currency_eid=""),
     )
-    result = run(write_dag("guide_empty_currency", EMPTY_CURRENCY_DAG))
+    # Currencies are templates rendering empty; retries are allowed.
+    result = run(load_test_dag("guide_facts", "guide_empty_currency"))
     failures = read_failures("guide_empty_currency")
 
     assert result.state == "failed"
@@ -225,31 +177,6 @@ def test_currency_rendering_empty_fails_without_retry_or_request(
 
 # ---------------------------------------------------------------- (c) the connection default
 
-CONNECTION_DEFAULT_DAG = """
-    # An Airflow DAG taking the currency from the connection's default_points_currency_eid.
-    from datetime import timedelta
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import AltcraftAccruePointsOperator
-
-    DEFAULT_CURRENCY = (
-        "{{ conn.altcraft_default.extra_dejson.get('default_points_currency_eid', '') }}"
-    )
-
-    with DAG(
-        "guide_connection_currency",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        default_args={"retries": 1, "retry_delay": timedelta(0)},
-    ) as dag:
-        AltcraftAccruePointsOperator(
-            task_id="accrue", loyalty_program_id=1, profile_email="ann@example.com",
-            amount="2.50", points_currency_eid=DEFAULT_CURRENCY,
-        )
-"""
-
 
 def test_the_connection_default_currency_template_in_a_dag_run(
     altcraft: SandboxHandle, monkeypatch: pytest.MonkeyPatch
@@ -261,7 +188,7 @@ def test_the_connection_default_currency_template_in_a_dag_run(
         connection_json(altcraft.url, default_points_currency_eid="miles"),
     )
     miles_before = altcraft.balance(1, "p-1", "miles")["total_balance"]
-    dag = write_dag("guide_connection_currency", CONNECTION_DEFAULT_DAG)
+    dag = load_test_dag("guide_facts", "guide_connection_currency")
 
     first = run(dag)
 
@@ -286,33 +213,11 @@ def test_the_connection_default_currency_template_in_a_dag_run(
 
 # ---------------------------------------------------------------- (d) two-phase accrual
 
-TWO_PHASE_ACCRUAL_DAG = """
-    # An Airflow DAG: a temporary accrual, then its commit.
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import (
-        AltcraftAccruePointsOperator,
-        AltcraftCommitTransactionOperator,
-    )
-
-    with DAG(
-        "guide_two_phase_accrual",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-    ) as dag:
-        accrue = AltcraftAccruePointsOperator(
-            task_id="accrue", loyalty_program_id=1, profile_id="p-2", amount="30.00",
-            points_currency_eid="stars", is_temp=True, temp_timeout_sec=600,
-        )
-        AltcraftCommitTransactionOperator(task_id="commit", transaction_id=accrue.output)
-"""
-
 
 def test_committing_a_temporary_accrual_returns_the_new_transaction(
     altcraft: SandboxHandle,
 ) -> None:
-    result = run(write_dag("guide_two_phase_accrual", TWO_PHASE_ACCRUAL_DAG))
+    result = run(load_test_dag("guide_facts", "guide_two_phase_accrual"))
 
     assert result.state == "success"
     temporary_id = result.xcom("accrue")
@@ -339,50 +244,12 @@ def test_committing_a_temporary_accrual_returns_the_new_transaction(
 
 # ---------------------------------------------------------------- (e) eid found, no state
 
-RETRIED_REDEEM_DAG = """
-    # An Airflow DAG: one redeem, retries allowed{note}.
-    from datetime import timedelta
-
-    import pendulum
-    from airflow import DAG
-
-    from airflow_provider_altcraft.operators.loyalty import (
-        AltcraftCancelTransactionOperator,
-        AltcraftRedeemPointsOperator,
-    )
-    from tests.operators.dag_support import record_failure
-
-    with DAG(
-        "{dag_id}",
-        schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        default_args={{
-            "retries": 2,
-            "retry_delay": timedelta(0),
-            "on_failure_callback": record_failure,
-        }},
-    ) as dag:
-        redeem = AltcraftRedeemPointsOperator(
-            task_id="redeem", loyalty_program_id=1, profile_id="p-1", amount="15.00",
-            points_currency_eid="stars",
-        )
-"""
-CANCEL_TASK = """\
-        redeem >> AltcraftCancelTransactionOperator(task_id="cancel", transaction_id=redeem.output)
-"""
-
-
-def retried_redeem_dag(dag_id: str, *, cancel: bool) -> Any:
-    note = ", then its cancellation" if cancel else ""
-    source = RETRIED_REDEEM_DAG.format(dag_id=dag_id, note=note)
-    return write_dag(dag_id, source + (CANCEL_TASK if cancel else ""))
-
 
 def test_a_retry_finding_its_eid_without_state_takes_it_as_applied(
     altcraft: SandboxHandle,
 ) -> None:
     assert altcraft.config()["unpublished_fields"] is False  # no status in the lookups
-    dag = retried_redeem_dag("guide_retry_no_state", cancel=False)
+    dag = load_test_dag("guide_facts", "guide_retry_no_state")  # one redeem, retries allowed
     first = run(dag)
     assert first.state == "success"
     assert first.xcom("redeem", "already_existed") is False
@@ -402,7 +269,7 @@ def test_a_retry_finding_its_eid_without_state_takes_it_as_applied(
 
 
 def test_a_retry_finding_its_eid_cancelled_fails_without_retry(altcraft: SandboxHandle) -> None:
-    dag = retried_redeem_dag("guide_retry_cancelled", cancel=True)
+    dag = load_test_dag("guide_facts", "guide_retry_cancelled")  # the redeem, then its cancel
     first = run(dag)
     assert first.state == "success"
     (transaction,) = api_transactions(altcraft)

@@ -10,29 +10,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_altcraft.sandbox.ledger import PUBLISHED_FIELDS
-from tests.dagrun import run_dag, write_dag
+from tests.dagrun import DagRunResult, load_test_dag, run_dag
 from tests.export.ledger import add_transaction, csv_rows, ledger_rows_on, run_covering
 
 SEPT_1 = run_covering("2024-09-01")
-
-EXPORT_DAG = """
-from datetime import datetime, timezone
-from airflow import DAG
-from airflow_provider_altcraft.operators.export import AltcraftExportTransactionsOperator
-
-with DAG({dag_id!r}, schedule="@daily", start_date=datetime(2024, 9, 1, tzinfo=timezone.utc),
-         catchup=False) as dag:
-    AltcraftExportTransactionsOperator(
-        task_id="export",
-        loyalty_program_id=1,
-        points_currency_eid="stars",
-        output_path={out_dir!r} + "/transactions.csv",
-        deferrable={deferrable!r},
-        poll_interval=0.1,
-        timeout={timeout!r},
-        retries=0,
-    )
-"""
 
 
 @pytest.fixture
@@ -54,22 +35,17 @@ def run_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixtu
     return caplog.text + out + err
 
 
-def _export_dag(dag_id: str, out_dir: Path, *, deferrable: bool, timeout: float = 10.0) -> Any:
-    source = EXPORT_DAG.format(
-        dag_id=dag_id, out_dir=str(out_dir), deferrable=deferrable, timeout=timeout
-    )
-    return write_dag(dag_id, source)
+def _run_export(dag_id: str, out_dir: Path) -> DagRunResult:
+    """Run a DAG of tests/dags/export_runs.py on 2024-09-01, writing into ``out_dir``."""
+    dag = load_test_dag("export_runs", dag_id)
+    return run_dag(dag, logical_date=SEPT_1, conf={"out_dir": str(out_dir)})
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "poll"])
 def test_export_downloads_the_ledger_of_the_data_interval(
     airflow_db: Path, sandbox: Any, september_ledger: list[str], tmp_path: Path, deferrable: bool
 ) -> None:
-    dag = _export_dag(
-        f"export_ok_{'deferred' if deferrable else 'poll'}", tmp_path, deferrable=deferrable
-    )
-
-    result = run_dag(dag, logical_date=SEPT_1)
+    result = _run_export(f"export_ok_{'deferred' if deferrable else 'poll'}", tmp_path)
 
     assert result.state == "success"
     path = tmp_path / "transactions.csv"
@@ -108,10 +84,8 @@ def test_failed_export_fails_the_task_clearly(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.configure(export_mode="fail", export_delay_sec=0.1)
-    dag = _export_dag(f"export_fail_{deferrable}", tmp_path, deferrable=deferrable)
-
     with caplog.at_level(logging.ERROR):
-        result = run_dag(dag, logical_date=SEPT_1)
+        result = _run_export(f"export_fail_{deferrable}", tmp_path)
 
     assert result.state == "failed"
     assert result.state_of("export") == "failed"
@@ -129,10 +103,8 @@ def test_stuck_export_times_out(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.configure(export_mode="stuck")
-    dag = _export_dag(f"export_stuck_{deferrable}", tmp_path, deferrable=deferrable, timeout=0.5)
-
     with caplog.at_level(logging.ERROR):
-        result = run_dag(dag, logical_date=SEPT_1)
+        result = _run_export(f"export_stuck_{deferrable}", tmp_path)  # timeout=0.5
 
     assert result.state_of("export") == "failed"
     assert "did not complete within the timeout of 0.5 s" in run_output(capfd, caplog)

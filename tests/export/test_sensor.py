@@ -1,4 +1,5 @@
-"""The export-task sensor in real DAG runs: it waits for an export started outside the DAG."""
+"""The export-task sensor in real DAG runs: it waits for an export started outside the DAG
+(tests/dags/export_sensor.py), whose id the run's conf carries."""
 
 from __future__ import annotations
 
@@ -9,46 +10,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
-from tests.dagrun import run_dag, write_dag
+from tests.dagrun import load_test_dag, run_dag
 from tests.export.ledger import add_transaction
 from tests.export.test_export import run_output
-
-SENSOR_DAG = """
-from datetime import datetime, timezone
-from airflow import DAG
-from airflow_provider_altcraft.sensors.altcraft import AltcraftExportTaskSensor
-
-with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timezone.utc)) as dag:
-    AltcraftExportTaskSensor(
-        task_id="wait",
-        export_task_id={export_task_id!r},
-        deferrable={deferrable!r},
-        poke_interval=0.1,
-        timeout={timeout!r},
-        soft_fail={soft_fail!r},
-        retries={retries!r},
-    )
-"""
-
-
-def sensor_dag(
-    dag_id: str,
-    export_task_id: str,
-    *,
-    deferrable: bool,
-    timeout: float = 10,
-    soft_fail: bool = False,
-    retries: int = 0,
-) -> Any:
-    source = SENSOR_DAG.format(
-        dag_id=dag_id,
-        export_task_id=export_task_id,
-        deferrable=deferrable,
-        timeout=timeout,
-        soft_fail=soft_fail,
-        retries=retries,
-    )
-    return write_dag(dag_id, source)
 
 
 def _start_export() -> str:
@@ -66,9 +30,9 @@ def test_sensor_succeeds_with_the_file_urls(
 ) -> None:
     add_transaction("accrue", "5.00", "2024-09-01T10:00:00Z")
     export_task_id = _start_export()
-    dag = sensor_dag(f"sensor_ok_{deferrable}", export_task_id, deferrable=deferrable)
+    dag = load_test_dag("export_sensor", f"sensor_ok_{deferrable}")
 
-    result = run_dag(dag)
+    result = run_dag(dag, conf={"export_task_id": export_task_id})
 
     assert result.state == "success"
     assert result.xcom("wait") == {
@@ -90,9 +54,9 @@ def test_sensor_fails_when_the_export_fails(
     sandbox.configure(export_mode="fail", export_delay_sec=0.1)
     export_task_id = _start_export()
     dag_id = f"sensor_fail_{deferrable}"
-    dag = sensor_dag(dag_id, export_task_id, deferrable=deferrable)
+    dag = load_test_dag("export_sensor", dag_id)
 
-    result = run_dag(dag)
+    result = run_dag(dag, conf={"export_task_id": export_task_id})
 
     assert result.state_of("wait") == "failed"
     assert f"Altcraft task {export_task_id} failed: Export failed" in run_output(capfd, caplog)
@@ -112,11 +76,9 @@ def test_sensor_timeout_is_a_sensor_timeout(
     sandbox.configure(export_mode="stuck")
     export_task_id = _start_export()
     dag_id = f"sensor_timeout_{deferrable}_{soft_fail}"
-    dag = sensor_dag(
-        dag_id, export_task_id, deferrable=deferrable, timeout=0.5, soft_fail=soft_fail, retries=1
-    )
+    dag = load_test_dag("export_sensor", dag_id)  # timeout=0.5, soft_fail, retries=1
 
-    result = run_dag(dag)
+    result = run_dag(dag, conf={"export_task_id": export_task_id})
 
     assert result.state_of("wait") == ("skipped" if soft_fail else "failed")
     assert result.try_numbers[("wait", -1)] == 1

@@ -30,23 +30,11 @@ from tests.chaos.harness import (
     plan,
     run_threads,
 )
-from tests.dagrun import run_dag, write_dag
+from tests.dagrun import load_test_dag, run_dag
 
 HOOK_OPERATIONS = 1400
 BATCH_ROWS = 600
 OPERATOR_TASKS = 24
-
-OPERATORS_DAG = """
-from datetime import datetime, timedelta
-from airflow import DAG
-from airflow_provider_altcraft.operators.loyalty import AltcraftRedeemPointsOperator
-
-with DAG("chaos_operators", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
-    AltcraftRedeemPointsOperator.partial(
-        task_id="redeem", loyalty_program_id=1, points_currency_eid="stars", retries=12,
-        retry_delay=timedelta(0),
-    ).expand_kwargs(ROWS)
-"""
 
 
 def batch_pass(hook: AltcraftHook, rows: list[dict[str, str]], first: bool) -> list[RowResult]:
@@ -109,9 +97,8 @@ def test_no_duplicate_no_loss_no_phantom_under_chaos_and_kill_9(
         # 3. Single operators in a real DAG run, with Airflow retries.
         members = [f"c-{rng.randrange(40)}" for _ in range(OPERATOR_TASKS)]
         task_rows = [{"profile_id": m, "amount": f"{i + 1}.50"} for i, m in enumerate(members)]
-        result = run_dag(
-            write_dag("chaos_operators", OPERATORS_DAG.replace("ROWS", repr(task_rows)))
-        )
+        # Mapped over these rows, which tests/dags/chaos_operators.py reads from its JSON.
+        result = run_dag(load_test_dag("chaos_operators", "chaos_operators", data=task_rows))
         assert [result.state_of("redeem", i) for i in range(OPERATOR_TASKS)] == ["success"] * (
             OPERATOR_TASKS
         )

@@ -290,6 +290,23 @@ def test_garbage_storm_then_keep_alive_still_works(sandbox: SandboxHandle) -> No
     assert time.perf_counter() - started < 10
 
 
+def test_pipelined_requests_are_answered_in_order(sandbox: SandboxHandle) -> None:
+    """Requests sent back to back without waiting (HTTP/1.1 pipelining) are answered one at a
+    time, in order, on the same connection."""
+    miss = json.dumps({"token": TOKEN, "task_id": "x"}).encode()
+    data = (
+        post(GOOD)
+        + post(miss, path="/api/v1.1/tasks/status")
+        + b"GET /_sandbox/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    answer = exchange(sandbox, data)
+    parts = answer.split(b"HTTP/1.1 ")[1:]
+    assert [part[:3] for part in parts] == [b"200", b"200", b"200"]
+    assert b'"error":0' in parts[0]
+    assert b"Task not found" in parts[1]
+    assert b'{"ok":true}' in parts[2] and b"Connection: close" in parts[2]
+
+
 def test_bytes_piled_up_behind_a_slow_answer_are_bounded(sandbox: SandboxHandle) -> None:
     """While a (fault-)delayed answer is pending, the server stops reading once more than a
     head and a body are buffered; then it answers in order and refuses the junk."""

@@ -102,3 +102,21 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
         "    importlib.import_module(name)\n"
     )
     subprocess.run([sys.executable, "-c", script, *names], check=True, timeout=120)
+
+
+def test_the_sandbox_imports_only_the_standard_library() -> None:
+    """The README says so: it runs anywhere, without Airflow or any other package."""
+    script = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import airflow_provider_altcraft.sandbox, airflow_provider_altcraft.sandbox.cli\n"
+        f"names = {sorted(name for name in _modules() if not name.endswith('__main__'))!r}\n"
+        "for name in names:\n"
+        "    __import__(name)\n"
+        "top = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(top - set(sys.stdlib_module_names) - {'airflow_provider_altcraft'}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
+    assert out.strip() == "[]"

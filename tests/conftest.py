@@ -51,7 +51,7 @@ os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # dag.test() on Airflow 3 re-parses the dags folder, so test DAGs are files written there
-# (tests.dagrun.write_dag) beside copies of the examples.
+# (tests.dagrun.load_test_dag copies them from tests/dags) beside copies of the examples.
 DAGS_DIR = _AIRFLOW_HOME / "dags"
 DAGS_DIR.mkdir()
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_DIR)

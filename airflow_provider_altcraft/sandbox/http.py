@@ -8,11 +8,11 @@ spawns a task when the handler returns an awaitable (fault-injected delays).
 
 Why not a protocol library: h11 (pure Python, installed with Airflow 2 and 3) was measured in
 its place. An h11 port of this module (the same checks and answers: every raw-socket case of
-``tests/sandbox/test_http_hostile.py`` passed) served 8,029 requests/s where this module served
-21,473 (wrk, 16 keep-alive connections, ``loyalty/account/balance``, the two servers side by side,
-median of 7 rounds x 3 s on 2 shared cores; 9,670 vs 25,490 in an earlier, quieter run): 37% of
-the ceiling, where 80% was the bar. h11 alone spends ~43 us per request (23 parsing, 20
-writing the answer) while this parser and encoder spend ~5 us and the whole request ~40 us.
+``tests/sandbox/test_http_hostile.py`` passed) served 10,211 requests/s where this module served
+32,537 (wrk, 16 keep-alive connections, ``loyalty/account/balance``, the servers side by side,
+median of 5 rounds x 3 s on 2 cores; 8,029 vs 21,473 while other work loaded them): 31% of the
+ceiling, where 80% was the bar. h11 alone spends ~43 us per request (23 parsing, 20 writing the
+answer) while this parser and encoder spend ~5 us and the whole request ~30-40 us.
 
 Scope: one request at a time per connection: pipelined requests wait in the buffer and are
 answered in order once the current response is written; ``Content-Length`` bodies only

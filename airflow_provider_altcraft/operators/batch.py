@@ -18,29 +18,25 @@ How a run goes:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from airflow_provider_altcraft.batch_progress import (
-    DEFAULT_WINDOW,
-    BatchProgress,
-    ProgressLocked,
-    row_digest,
+from airflow_provider_altcraft.batch.progress import DEFAULT_WINDOW, BatchProgress, ProgressLocked
+from airflow_provider_altcraft.batch.results import (
+    RESULT_COLUMNS,
+    BatchSummary,
+    Progress,
+    ResultsWriter,
+    RowResult,
 )
-from airflow_provider_altcraft.batch_rows import (
+from airflow_provider_altcraft.batch.rows import (
     BATCH_OPERATIONS,
     CONSTANT_FIELDS,
     BatchOperation,
-    PreparedRow,
     RowProblem,
     RowSource,
     RowSpec,
@@ -49,16 +45,14 @@ from airflow_provider_altcraft.batch_rows import (
     valid_rows,
     validate_rows,
 )
+from airflow_provider_altcraft.batch.sender import EID_INDEX_MEMBERS, EidIndex, send_rows
 from airflow_provider_altcraft.compat import AirflowException, AirflowFailException, Context
 from airflow_provider_altcraft.exceptions import (
     AltcraftAuthError,
     AltcraftConfigError,
-    AltcraftError,
-    AltcraftOutcomeUnknownError,
     AltcraftValidationError,
 )
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
-from airflow_provider_altcraft.models import eid_holder
 from airflow_provider_altcraft.operators.base import (
     SINGLE_ARGUMENT_CHECKS,
     AltcraftBaseOperator,
@@ -66,400 +60,24 @@ from airflow_provider_altcraft.operators.base import (
 )
 from airflow_provider_altcraft.validation import check_output_path, parse_bool
 
-if TYPE_CHECKING:
-    from airflow_provider_altcraft.models import AccountTransaction, PointsRequest
-
+# The batch package's names stay importable from here (their home before batch/).
 __all__ = [
+    "EID_INDEX_MEMBERS",
+    "RESULT_COLUMNS",
     "AltcraftBatchAccruePointsOperator",
     "AltcraftBatchPointsOperator",
     "AltcraftBatchRedeemPointsOperator",
     "BatchSummary",
+    "EidIndex",
+    "Progress",
+    "ResultsWriter",
+    "RowResult",
     "chunk_rows",
     "send_rows",
 ]
 
 #: Invalid rows listed in the task's error message (all of them are in the results file).
 PROBLEMS_IN_MESSAGE = 20
-#: Members whose transaction eids are kept for lookups (least recently used are dropped).
-EID_INDEX_MEMBERS = 4096
-RESULT_COLUMNS = (
-    "row", "row_key", "transaction_eid", "operation", "amount", "status", "transaction_id",
-    "error",
-)  # fmt: skip
-
-
-# -- the send loop (usable without Airflow: the benchmarks call it directly) --------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class RowResult:
-    row_number: int
-    row_key: str | None
-    transaction_eid: str | None
-    operation: str | None
-    amount: Decimal | None
-    status: str  # sent | already_present | unknown | failed | invalid
-    transaction_id: str | None = None
-    error: str | None = None
-
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "row": self.row_number,
-            "row_key": self.row_key,
-            "transaction_eid": self.transaction_eid,
-            "operation": self.operation,
-            "amount": None if self.amount is None else str(self.amount),
-            "status": self.status,
-            "transaction_id": self.transaction_id,
-            "error": self.error,
-        }
-
-
-@dataclasses.dataclass
-class BatchSummary:
-    """Counts of one run; :meth:`to_xcom` is what the task returns."""
-
-    rows: int = 0
-    valid: int = 0
-    sent: int = 0
-    redeemed: int = 0
-    accrued: int = 0
-    already_present: int = 0
-    #: Rows whose outcome is unknown (sent, answer lost, and the lookup could not tell): they
-    #: may be in the ledger. Never "failed": the task fails so that its retry looks them up.
-    unknown: int = 0
-    unknown_amount: Decimal = Decimal(0)
-    failed: int = 0
-    skipped_invalid: int = 0
-    total_redeemed: Decimal = Decimal(0)
-    total_accrued: Decimal = Decimal(0)
-    duration_sec: float = 0.0
-    results_path: str | None = None
-
-    def add(self, result: RowResult) -> None:
-        if result.status == "unknown":
-            self.unknown += 1
-            self.unknown_amount += result.amount or Decimal(0)
-            return
-        if result.status == "failed":
-            self.failed += 1
-            return
-        if result.status == "invalid":
-            self.skipped_invalid += 1
-            return
-        if result.status == "already_present":
-            self.already_present += 1
-        else:
-            self.sent += 1
-            if result.operation == "redeem":
-                self.redeemed += 1
-            else:
-                self.accrued += 1
-        amount = result.amount or Decimal(0)
-        if result.operation == "redeem":
-            self.total_redeemed += amount
-        else:
-            self.total_accrued += amount
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.already_present + self.unknown + self.failed
-
-    def to_xcom(self) -> dict[str, Any]:
-        """JSON-safe: amounts as strings. ``total_amount`` = every amount in the ledger for
-        these rows (sent now or already present), plus ``unknown_amount``: rows whose outcome
-        is unknown may be there too, so the total is never lower than the ledger's."""
-        return {
-            "rows": self.rows,
-            "sent": self.sent,
-            "redeemed": self.redeemed,
-            "accrued": self.accrued,
-            "already_present": self.already_present,
-            "unknown": self.unknown,
-            "unknown_amount": str(self.unknown_amount),
-            "failed": self.failed,
-            "skipped_invalid": self.skipped_invalid,
-            "total_amount": str(self.total_redeemed + self.total_accrued + self.unknown_amount),
-            "total_redeemed": str(self.total_redeemed),
-            "total_accrued": str(self.total_accrued),
-            "duration_sec": round(self.duration_sec, 3),
-            "results_path": self.results_path,
-        }
-
-
-class EidIndex:
-    """The transaction eids already in Altcraft, per member, read once per member.
-
-    Altcraft has no lookup by eid: ``find_transaction_by_eid`` pages through the member's
-    transactions (100 a request). Looking up every row that way would cost
-    rows x pages requests; this costs pages per *member*, shared by all of that member's rows.
-    Only eids that existed when the member was first read are seen, which is all a check for
-    earlier runs needs (this run sends each eid once).
-    """
-
-    def __init__(self, hook: AltcraftHook, max_members: int = EID_INDEX_MEMBERS) -> None:
-        self._hook = hook
-        self._max_members = max_members
-        self._lock = threading.Lock()
-        self._members: OrderedDict[tuple[Any, ...], Future[dict[str, list[AccountTransaction]]]] = (
-            OrderedDict()
-        )
-
-    def find(self, request: PointsRequest) -> str | None:
-        """The transaction_id holding ``request``'s eid, or None.
-
-        Raises :class:`AltcraftEidSettledError` when that transaction was rolled back,
-        cancelled or expired, as the hook's own lookup does.
-        """
-        key = (
-            request.loyalty_program_id,
-            request.matching,
-            request.points_currency_iid,
-            request.points_currency_eid,
-        )
-        with self._lock:
-            entry = self._members.get(key)
-            builder = entry is None
-            if entry is None:
-                entry = self._members[key] = Future()
-                if len(self._members) > self._max_members:
-                    self._members.popitem(last=False)
-            else:
-                self._members.move_to_end(key)
-        if builder:
-            try:
-                entry.set_result(self._read_member(request))
-            except BaseException as exc:
-                with self._lock:
-                    self._members.pop(key, None)  # let a later row try again
-                entry.set_exception(exc)
-        eid = request.transaction_eid
-        assert eid is not None
-        holder = eid_holder(eid, entry.result().get(eid, []))
-        return None if holder is None else holder.transaction_id
-
-    def _read_member(self, request: PointsRequest) -> dict[str, list[AccountTransaction]]:
-        by_eid: dict[str, list[AccountTransaction]] = {}
-        for transaction in self._hook.iter_account_transactions(
-            loyalty_program_id=request.loyalty_program_id,
-            matching=request.matching,
-            points_currency_iid=request.points_currency_iid,
-            points_currency_eid=request.points_currency_eid,
-        ):
-            if transaction.transaction_eid:
-                by_eid.setdefault(transaction.transaction_eid, []).append(transaction)
-        return by_eid
-
-
-def send_rows(
-    hook: AltcraftHook,
-    rows: Iterator[PreparedRow],
-    *,
-    concurrency: int,
-    check_existing: bool | None,
-    on_result: Callable[[RowResult], None],
-    on_tick: Callable[[], None] | None = None,
-    tick_seconds: float = 10.0,
-    progress: BatchProgress | None = None,
-) -> None:
-    """Send every row exactly once with ``concurrency`` threads over one hook.
-
-    ``check_existing``: True looks every eid up, False none, None only rows whose eid came
-    from the input. ``on_result`` is called under a lock (one row at a time); ``on_tick``
-    every ``tick_seconds`` from the calling thread. An authentication error stops the batch
-    (every other row would fail the same way) and is raised.
-
-    ``progress``: a durable record (:mod:`~airflow_provider_altcraft.batch_progress`). Rows
-    it holds as done are reported ``already_present`` without a request; with
-    ``check_existing=None`` rows it says may have been sent are looked up; every result is
-    recorded, and no row is handed out before the record's mark covers it.
-    """
-    import queue
-    from concurrent.futures import ThreadPoolExecutor, wait
-
-    hook.session  # noqa: B018  # create the shared session before the threads race for it
-    hook.limit_in_flight(concurrency)
-    # Twice the places: a worker sleeping out its row's backoff holds no place in flight.
-    workers_count = 2 * concurrency
-    index = EidIndex(hook)
-    # Rows are read in the calling thread (a DB-API cursor must stay in the thread that
-    # opened it) and handed over through a short queue: memory stays flat.
-    handoff: queue.Queue[PreparedRow | None] = queue.Queue(maxsize=2 * concurrency)
-    result_lock = threading.Lock()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def send_one(row: PreparedRow) -> RowResult:
-        request = row.request
-        common = (row.row_number, row.row_key, request.transaction_eid, request.operation)
-        look_up = row.eid_may_exist if check_existing is None else check_existing
-        try:
-            if look_up and (existing := index.find(request)) is not None:
-                return RowResult(*common, request.amount, "already_present", existing)
-            sent = hook.send_points_request_once(request, check_existing=False)
-        except AltcraftAuthError:
-            raise  # every other row would fail the same way: stop the batch
-        except AltcraftOutcomeUnknownError as exc:
-            return RowResult(*common, request.amount, "unknown", error=str(exc))
-        except AltcraftError as exc:
-            return RowResult(*common, request.amount, "failed", error=str(exc))
-        status = "already_present" if sent.already_existed else "sent"
-        return RowResult(*common, request.amount, status, sent.transaction_id)
-
-    def worker() -> None:
-        while (row := handoff.get()) is not None:
-            if stop.is_set():
-                continue  # drain, so the reader never blocks on a full queue
-            try:
-                result = send_one(row)
-            except BaseException as exc:
-                errors.append(exc)
-                stop.set()
-                continue
-            with result_lock:
-                if progress is not None:
-                    progress.record(
-                        result.row_number, result.transaction_eid, result.status,
-                        result.transaction_id, row_digest(row.request),
-                    )  # fmt: skip
-                on_result(result)
-
-    next_tick = time.monotonic() + tick_seconds
-
-    def tick() -> None:
-        nonlocal next_tick
-        if progress is not None:
-            progress.flush_if_due()
-        if on_tick is not None and time.monotonic() >= next_tick:
-            next_tick = time.monotonic() + tick_seconds
-            on_tick()
-
-    def idle() -> bool:
-        """While the reader waits for the progress window: True = stop waiting."""
-        tick()
-        return stop.is_set()
-
-    def hand_over(item: PreparedRow | None) -> None:
-        while True:
-            try:
-                handoff.put(item, timeout=min(tick_seconds, 0.5))
-                return
-            except queue.Full:
-                tick()
-
-    with ThreadPoolExecutor(workers_count, thread_name_prefix="altcraft-batch") as pool:
-        workers = [pool.submit(worker) for _ in range(workers_count)]
-        try:
-            for row in rows:
-                if stop.is_set():
-                    break
-                if progress is not None:
-                    resumed = _resume(progress, row, check_existing)
-                    if isinstance(resumed, RowResult):
-                        with result_lock:
-                            on_result(resumed)  # done by an earlier try: no request
-                        tick()
-                        continue
-                    row = resumed
-                    if not progress.before_issue(row.row_number, idle):
-                        break
-                hand_over(row)
-                tick()
-        except BaseException:
-            stop.set()  # e.g. the task is being killed: the workers drop the queued rows
-            raise
-        finally:
-            for _ in workers:
-                hand_over(None)
-            while wait(workers, timeout=min(tick_seconds, 0.5)).not_done:
-                tick()
-    if progress is not None:
-        progress.flush()
-    if on_tick is not None:
-        on_tick()
-    if errors:
-        raise errors[0]
-
-
-def _resume(
-    progress: BatchProgress, row: PreparedRow, check_existing: bool | None
-) -> PreparedRow | RowResult:
-    """A row as an earlier try left it: its result if it is done, else the row (marked for a
-    lookup when it may have been sent and ``check_existing`` leaves that to the record)."""
-    request = row.request
-    if check_existing is not True:
-        found = progress.recorded(row.row_number, request.transaction_eid, row_digest(request))
-        if found is not None:
-            return RowResult(
-                row.row_number, row.row_key, request.transaction_eid, request.operation,
-                request.amount, "already_present", found.transaction_id,
-            )  # fmt: skip
-    if check_existing is None and not row.eid_may_exist and progress.must_look_up(row.row_number):
-        return dataclasses.replace(row, eid_may_exist=True)
-    return row
-
-
-# -- results ------------------------------------------------------------------------------------
-
-
-class ResultsWriter:
-    """Per-row results as CSV or JSON lines (chosen by the file name: .jsonl/.ndjson).
-
-    The file holds row keys and eids of other people's money: it is created owner-only
-    (0600), in directories created owner-only (0700), never through a symbolic link.
-    """
-
-    def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        self.path = path
-        self._jsonl = path.lower().endswith((".jsonl", ".ndjson"))
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-        descriptor = os.open(path, flags, 0o600)
-        os.fchmod(descriptor, 0o600)  # an existing file (this task's earlier try) too
-        self._file: IO[str] = open(descriptor, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        if self._jsonl:
-            import json
-
-            self._dumps = json.dumps
-        else:
-            import csv
-
-            self._csv = csv.DictWriter(self._file, fieldnames=RESULT_COLUMNS)
-            self._csv.writeheader()
-
-    def write(self, result: RowResult) -> None:
-        record = result.as_record()
-        if self._jsonl:
-            self._file.write(self._dumps(record) + "\n")
-        else:
-            self._csv.writerow(record)
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class Progress:
-    """A log line at a steady cadence: rows done, rate, ETA (never row contents)."""
-
-    def __init__(self, log: Any, total: int, summary: BatchSummary) -> None:
-        self._log = log
-        self._total = total
-        self._summary = summary
-        self._started = time.monotonic()
-
-    def __call__(self) -> None:
-        done = self._summary.done
-        elapsed = time.monotonic() - self._started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (self._total - done) / rate if rate > 0 else float("inf")
-        self._log.info(
-            "Batch progress: %d/%d rows (%.0f%%), %.0f rows/s, ETA %.0f s; %d failed, %d unknown",
-            done, self._total, 100.0 * done / max(self._total, 1), rate, eta, self._summary.failed,
-            self._summary.unknown,
-        )  # fmt: skip
-
-
-# -- operators ----------------------------------------------------------------------------------
 
 
 class AltcraftBatchPointsOperator(AltcraftBaseOperator):

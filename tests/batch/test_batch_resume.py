@@ -147,7 +147,7 @@ def test_a_torn_last_line_is_dropped(tmp_path: Path) -> None:
 
 
 def test_only_one_try_writes_the_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_altcraft import batch_progress
+    from airflow_provider_altcraft.batch import progress as batch_progress
 
     monkeypatch.setattr(batch_progress, "LOCK_WAIT_SECONDS", 0.3)
     path = str(tmp_path / "batch.progress")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
@@ -24,7 +25,7 @@ from tests.batch.conftest import (
     write_csv,
     write_jsonl,
 )
-from tests.dagrun import run_dag, write_dag
+from tests.dagrun import load_test_dag, run_dag
 
 DAY_1 = datetime(2024, 9, 1, tzinfo=timezone.utc)
 DAY_2 = datetime(2024, 9, 2, tzinfo=timezone.utc)
@@ -33,26 +34,13 @@ DAY_2 = datetime(2024, 9, 2, tzinfo=timezone.utc)
 def batch_dag(
     dag_id: str, operator_args: str, *, retries: int = 0, operator: str = "Redeem"
 ) -> Any:
-    """A one-task DAG running the batch operator with ``operator_args`` (Python source)."""
-    return write_dag(
-        dag_id,
-        f"""
-        from datetime import datetime, timedelta
-        from airflow import DAG
-        from airflow_provider_altcraft.operators.batch import AltcraftBatch{operator}PointsOperator
-
-        with DAG("{dag_id}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
-            AltcraftBatch{operator}PointsOperator(
-                task_id="batch",
-                loyalty_program_id=1,
-                concurrency=4,
-                progress_interval_sec=0.2,
-                retries={retries},
-                retry_delay=timedelta(0),
-                {operator_args}
-            )
-        """,
-    )
+    """A one-task DAG (tests/dags/batch_operator.py) running the batch operator with
+    ``operator_args``, keyword arguments written as Python literals (``"rows=[...], x=1,"``)."""
+    call = ast.parse(f"f({operator_args})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    arguments = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
+    spec = {"dag_id": dag_id, "operator": operator, "retries": retries, "arguments": arguments}
+    return load_test_dag("batch_operator", dag_id, data=spec)
 
 
 def results(path: str) -> list[dict[str, str]]:

@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import shutil
-import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,17 +62,6 @@ def load_test_dag(module: str, dag_id: str, *, data: Any = None) -> Any:
     (Not named ``test_*``: pytest would collect it in every test module importing it.)
     """
     return load_dag(copy_dag_file(module, dags_dir(), data), dag_id)
-
-
-def write_dag(dag_id: str, source: str) -> Any:
-    """Write a DAG file into the test dags folder and return its DAG object.
-
-    ``source`` must define a DAG whose dag_id is ``dag_id``. (For the tests not yet moved to
-    :func:`load_test_dag`.)
-    """
-    path = dags_dir() / f"{dag_id}.py"
-    path.write_text(textwrap.dedent(source))
-    return load_dag(path, dag_id)
 
 
 def load_dag(path: Path, dag_id: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_altcraft.reconciliation import DIFFERENCE_CLASSES, REPORT_COLUMNS
-from tests.dagrun import run_dag, write_dag
+from tests.dagrun import load_test_dag, run_dag
 from tests.export.ledger import run_covering
 from tests.export.test_export import run_output
 from tests.reconcile.conftest import (
@@ -24,59 +24,45 @@ from tests.reconcile.conftest import (
 
 SEPT_1 = run_covering("2024-09-01")
 
-RECONCILE_DAG = """
-from datetime import datetime, timezone
-from airflow import DAG
-from airflow_provider_altcraft.operators.export import AltcraftExportTransactionsOperator
-from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
 
-with DAG({dag_id!r}, schedule="@daily", start_date=datetime(2024, 9, 1, tzinfo=timezone.utc),
-         catchup=False) as dag:
-    export = AltcraftExportTransactionsOperator(
-        task_id="export",
-        loyalty_program_id=1,
-        points_currency_eid="stars",
-        output_path={out!r} + "/export.csv",
-        deferrable=True,
-        poll_interval=0.1,
-        timeout=10,
+def reconcile_dag(dag_id: str, reconcile: dict[str, Any], **spec: Any) -> Any:
+    """tests/dags/reconcile_runs.py with these arguments (``export=``: an export upstream)."""
+    return load_test_dag(
+        "reconcile_runs", dag_id, data={"dag_id": dag_id, "reconcile": reconcile, **spec}
     )
-    export >> AltcraftReconcileTransactionsOperator(
-        task_id="reconcile",
-        warehouse_conn_id={conn_id!r},
-        table={table!r},
-        export_path="{{{{ ti.xcom_pull(task_ids='export')['path'] }}}}",
-        report_path={out!r} + "/report.csv",
-        report_table={report_table!r},
-        on_difference={policy!r},
-        engine={engine!r},
-        retries=0,
-    )
-"""
 
-SELF_EXPORT_DAG = """
-from datetime import datetime, timezone
-from airflow import DAG
-from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
 
-with DAG({dag_id!r}, schedule="@daily", start_date=datetime(2024, 9, 1, tzinfo=timezone.utc),
-         catchup=False) as dag:
-    AltcraftReconcileTransactionsOperator(
-        task_id="reconcile",
-        warehouse_conn_id="warehouse",
-        sql="SELECT transaction_eid AS eid, transaction_id, amount, transaction_type, status "
-            "FROM loyalty_transactions WHERE substr(created_at, 1, 10) = '2024-09-03'",
-        columns={{"transaction_eid": "eid", "created_at": None}},
-        loyalty_program_id=1,
-        points_currency_eid="stars",
-        date_from="2024-09-03",
-        date_to="2024-09-03",
-        poll_interval=0.1,
-        timeout=10,
-        report_path={out!r} + "/report.csv",
-        retries=0,
-    )
-"""
+def self_export_arguments(out: Path) -> dict[str, Any]:
+    return {
+        "warehouse_conn_id": "warehouse",
+        "sql": "SELECT transaction_eid AS eid, transaction_id, amount, transaction_type, status "
+        "FROM loyalty_transactions WHERE substr(created_at, 1, 10) = '2024-09-03'",
+        "columns": {"transaction_eid": "eid", "created_at": None},
+        "loyalty_program_id": 1,
+        "points_currency_eid": "stars",
+        "date_from": "2024-09-03",
+        "date_to": "2024-09-03",
+        "poll_interval": 0.1,
+        "timeout": 10,
+        "report_path": f"{out}/report.csv",
+        "retries": 0,
+    }
+
+
+def fold_arguments(out: Path | str, date_from: str, date_to: str, engine: str) -> dict[str, Any]:
+    return {
+        "warehouse_conn_id": "warehouse",
+        "table": "loyalty_transactions",
+        "loyalty_program_id": 1,
+        "points_currency_eid": "stars",
+        "date_from": date_from,
+        "date_to": date_to,
+        "poll_interval": 0.1,
+        "timeout": 10,
+        "report_path": f"{out}/report.csv",
+        "engine": engine,
+        "retries": 0,
+    }
 
 
 def _report(path: Path) -> list[dict[str, str]]:
@@ -108,16 +94,26 @@ def _run_reconcile(
     policy: str,
     engine: str = "auto",
 ) -> Any:
-    source = RECONCILE_DAG.format(
-        dag_id=dag_id,
-        out=str(tmp_path),
-        conn_id=conn_id,
-        table=table,
-        report_table=report_table,
-        policy=policy,
-        engine=engine,
-    )
-    return run_dag(write_dag(dag_id, source), logical_date=SEPT_1)
+    export = {
+        "loyalty_program_id": 1,
+        "points_currency_eid": "stars",
+        "output_path": f"{tmp_path}/export.csv",
+        "deferrable": True,
+        "poll_interval": 0.1,
+        "timeout": 10,
+    }
+    reconcile = {
+        "warehouse_conn_id": conn_id,
+        "table": table,
+        "export_path": "{{ ti.xcom_pull(task_ids='export')['path'] }}",
+        "report_path": f"{tmp_path}/report.csv",
+        "report_table": report_table,
+        "on_difference": policy,
+        "engine": engine,
+        "retries": 0,
+    }
+    dag = reconcile_dag(dag_id, reconcile, export=export, schedule="@daily")
+    return run_dag(dag, logical_date=SEPT_1)
 
 
 def _check_result(
@@ -215,9 +211,7 @@ def test_clean_period_reports_zero_with_own_export_and_sql(
     airflow_db: Path, scenario: Scenario, sqlite_warehouse: Path, tmp_path: Path
 ) -> None:
     create_sqlite_warehouse(sqlite_warehouse, scenario.warehouse_rows, "loyalty_transactions")
-    dag = write_dag(
-        "reconcile_clean", SELF_EXPORT_DAG.format(dag_id="reconcile_clean", out=str(tmp_path))
-    )
+    dag = reconcile_dag("reconcile_clean", self_export_arguments(tmp_path), schedule="@daily")
 
     result = run_dag(dag)
 
@@ -290,29 +284,6 @@ def test_unreachable_postgres_skips_locally_and_fails_on_ci(
         assert "set ALTCRAFT_TEST_POSTGRES_URL" in str(raised.value)
 
 
-FOLD_DAG = """
-from datetime import datetime, timezone
-from airflow import DAG
-from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
-
-with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timezone.utc)) as dag:
-    AltcraftReconcileTransactionsOperator(
-        task_id="reconcile",
-        warehouse_conn_id="warehouse",
-        table="loyalty_transactions",
-        loyalty_program_id=1,
-        points_currency_eid="stars",
-        date_from={date_from!r},
-        date_to={date_to!r},
-        poll_interval=0.1,
-        timeout=10,
-        report_path={out!r} + "/report.csv",
-        engine={engine!r},
-        retries=0,
-    )
-"""
-
-
 @pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
 def test_a_committed_temporary_accrual_is_one_transaction(
     airflow_db: Path, sandbox: Any, sqlite_warehouse: Path, tmp_path: Path, engine: str
@@ -334,15 +305,14 @@ def test_a_committed_temporary_accrual_is_one_transaction(
         [(None, "held-1", created, "accrual", "25.50", "active")],
         "loyalty_transactions",
     )
-    source = FOLD_DAG.format(
-        dag_id=f"reconcile_fold_{engine}",
-        out=str(tmp_path),
-        date_from=(now - timedelta(days=1)).date().isoformat(),
-        date_to=(now + timedelta(days=1)).date().isoformat(),
-        engine=engine,
+    arguments = fold_arguments(
+        tmp_path,
+        (now - timedelta(days=1)).date().isoformat(),
+        (now + timedelta(days=1)).date().isoformat(),
+        engine,
     )
 
-    result = run_dag(write_dag(f"reconcile_fold_{engine}", source))
+    result = run_dag(reconcile_dag(f"reconcile_fold_{engine}", arguments))
 
     assert result.state == "success"
     counts = result.xcom("reconcile")
@@ -357,13 +327,10 @@ def test_a_committed_temporary_accrual_is_one_transaction(
 def test_a_bad_engine_fails_at_parse_time(airflow_db: Path, engine: str, problem: str) -> None:
     from airflow_provider_altcraft.exceptions import AltcraftValidationError
 
-    source = FOLD_DAG.format(
-        dag_id="reconcile_bad_engine", out="/tmp", date_from="2024-09-01",
-        date_to="2024-09-01", engine=engine,
-    )  # fmt: skip
+    arguments = fold_arguments("/tmp", "2024-09-01", "2024-09-01", engine)
 
     with pytest.raises(AltcraftValidationError) as raised:
-        write_dag("reconcile_bad_engine", source)
+        reconcile_dag("reconcile_bad_engine", arguments)
 
     assert problem in str(raised.value)
     assert "pass one of auto, sqlite, duckdb, pushdown" in str(raised.value)
@@ -382,12 +349,9 @@ def test_duckdb_asked_for_but_not_installed_fails_clearly(
 
     create_sqlite_warehouse(sqlite_warehouse, [], "loyalty_transactions")
     monkeypatch.setitem(sys.modules, "duckdb", None)  # "import duckdb" raises ImportError
-    source = FOLD_DAG.format(
-        dag_id="reconcile_no_duckdb", out=str(tmp_path), date_from="2024-09-03",
-        date_to="2024-09-03", engine="duckdb",
-    )  # fmt: skip
+    arguments = fold_arguments(tmp_path, "2024-09-03", "2024-09-03", "duckdb")
 
-    result = run_dag(write_dag("reconcile_no_duckdb", source))
+    result = run_dag(reconcile_dag("reconcile_no_duckdb", arguments))
 
     assert result.state_of("reconcile") == "failed"
     assert (

@@ -11,30 +11,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_altcraft.export_csv import REQUIRED_COLUMNS
-from tests.dagrun import run_dag, write_dag
+from tests.dagrun import run_dag
 from tests.export.test_export import run_output
 from tests.reconcile.conftest import create_sqlite_warehouse
+from tests.reconcile.test_reconcile import reconcile_dag
 
-DAG_SOURCE = """
-from datetime import datetime, timedelta, timezone
-from airflow import DAG
-from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
-
-with DAG({dag_id!r}, schedule=None, start_date=datetime(2024, 9, 1, tzinfo=timezone.utc)) as dag:
-    AltcraftReconcileTransactionsOperator(
-        task_id="reconcile",
-        warehouse_conn_id="warehouse",
-        sql={sql!r},
-        export_path={out!r} + "/export.csv",
-        date_from="2024-09-01",
-        date_to="2024-09-01",
-        report_path={out!r} + "/report.csv",
-        report_table={report_table!r},
-        on_difference="warn",
-        retries=1,
-        retry_delay=timedelta(0),
-    )
-"""
 ALL_BUT_CREATED_AT = (
     "SELECT transaction_id, transaction_eid, amount, transaction_type, status "
     "FROM loyalty_transactions"
@@ -61,8 +42,19 @@ def warehouse(sqlite_warehouse: Path, tmp_path: Path) -> Path:
 
 
 def _run(tmp_path: Path, dag_id: str, sql: str, report_table: str | None = None) -> Any:
-    source = DAG_SOURCE.format(dag_id=dag_id, sql=sql, out=str(tmp_path), report_table=report_table)
-    return run_dag(write_dag(dag_id, source))
+    reconcile = {
+        "warehouse_conn_id": "warehouse",
+        "sql": sql,
+        "export_path": f"{tmp_path}/export.csv",
+        "date_from": "2024-09-01",
+        "date_to": "2024-09-01",
+        "report_path": f"{tmp_path}/report.csv",
+        "report_table": report_table,
+        "on_difference": "warn",
+        "retries": 1,
+        "retry_delay_seconds": 0,
+    }
+    return run_dag(reconcile_dag(dag_id, reconcile))
 
 
 def _report(path: Path) -> list[dict[str, str]]:

@@ -20,6 +20,7 @@ from airflow_provider_altcraft.sandbox.config import SandboxConfig
 from airflow_provider_altcraft.sandbox.control import handle_control
 from airflow_provider_altcraft.sandbox.faults import FaultDecision, Faults
 from airflow_provider_altcraft.sandbox.http import Request, Response, json_response
+from airflow_provider_altcraft.sandbox.inflight import InFlight, instrument
 from airflow_provider_altcraft.sandbox.ledger import Ledger
 from airflow_provider_altcraft.sandbox.persistence import Journal, journal_record
 from airflow_provider_altcraft.sandbox.values import ApiError
@@ -64,6 +65,8 @@ class SandboxApp:
         # Durable mode (set by the server): API writes are journaled and answered once synced.
         self.journal: Journal | None = None
         self._control = handle_control
+        # API requests being answered and their peak: GET /_sandbox/inflight (sandbox/inflight.py).
+        self.inflight: InFlight = instrument(self)
 
     # ------------------------------------------------------------------ state helpers
     def reset(self) -> None:

@@ -41,3 +41,13 @@ def test_peak_counts_requests_answered_at_once_and_resets() -> None:
         # Control calls are not API requests.
         sandbox.ledger()
         assert cs.inflight(sandbox.url)["total"] == 3
+
+
+def test_the_standalone_sandbox_answers_inflight() -> None:
+    """Wired into the app itself: the ``altcraft-sandbox`` process answers it too."""
+    from airflow_provider_altcraft.sandbox import run_sandbox
+
+    with run_sandbox(token=cs.TOKEN, seed=cs.seed()) as sandbox:
+        assert _balance(sandbox.url) == 200
+        assert cs.inflight(sandbox.url) == {"current": 0, "peak": 1, "total": 1}
+        assert cs.inflight(sandbox.url, reset=True)["total"] == 0

@@ -26,14 +26,15 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="altcraft-chaos-ai
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from tests.chaos.harness import (
     audit,
+    batch_rows,
     chaos_sandbox,
     connection,
     drive,
     fault_rules,
     plan,
     run_threads,
+    settle_batch,
 )
-from tests.chaos.test_chaos import batch_pass
 
 
 def main() -> None:
@@ -59,18 +60,8 @@ def main() -> None:
         run_threads([partial(drive, chaos, hook, op) for op in operations], threads=8)
         for killer in killers:
             killer.join()
-        rows = [
-            {"profile_id": f"c-{rng.randrange(40)}", "amount": f"{rng.randrange(1, 999)}.25",
-             "transaction_eid": f"batch-{n}"}
-            for n in range(args.rows)
-        ]  # fmt: skip
-        pending = rows
-        for attempt in range(20):
-            results = batch_pass(hook, pending, first=attempt == 0)
-            unsettled = {r.transaction_eid for r in results if r.status in ("unknown", "failed")}
-            pending = [row for row in rows if row["transaction_eid"] in unsettled]
-            if not pending:
-                break
+        rows = batch_rows(args.rows, rng)
+        pending = settle_batch(hook, rows, passes=20)
         report = audit(
             chaos,
             operations,

@@ -227,6 +227,53 @@ def drive(chaos: Chaos, hook: AltcraftHook, op: Operation, max_tries: int = 40) 
     op.tries.append("settle-gave-up")
 
 
+def batch_rows(count: int, rng: random.Random) -> list[dict[str, str]]:
+    """Batch rows redeeming from random members, each with its own eid."""
+    return [
+        {"profile_id": f"c-{rng.randrange(MEMBERS)}", "amount": f"{rng.randrange(1, 999)}.25",
+         "transaction_eid": f"batch-{n}"}
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def settle_batch(
+    hook: AltcraftHook, rows: list[dict[str, str]], passes: int
+) -> list[dict[str, str]]:
+    """Send ``rows`` through the batch, then pass again over the rows left unknown or failed
+    (looking every one up first, as the task's retries do); returns the rows never settled."""
+    from uuid import uuid4
+
+    from airflow_provider_altcraft.batch.results import RowResult
+    from airflow_provider_altcraft.batch.rows import RowSource, RowSpec, valid_rows, validate_rows
+    from airflow_provider_altcraft.batch.sender import send_rows
+
+    pending = rows
+    for attempt in range(passes):
+        spec = RowSpec(
+            operation="redeem",
+            constants={"loyalty_program_id": 1, "points_currency_eid": "stars"},
+            column_mapping={},
+            row_key_column=None,
+            key_scope="chaos",
+            position_namespace=uuid4(),
+        )
+        source = RowSource.build(rows=pending)
+        validate_rows(source, spec, lambda problem: None)
+        results: list[RowResult] = []
+        send_rows(
+            hook,
+            valid_rows(source, spec),
+            concurrency=8,
+            check_existing=None if attempt == 0 else True,
+            on_result=results.append,
+        )
+        unsettled = {r.transaction_eid for r in results if r.status in ("unknown", "failed")}
+        pending = [row for row in rows if row["transaction_eid"] in unsettled]
+        if not pending:
+            break
+    return pending
+
+
 def run_threads(work: list[Callable[[], None]], threads: int) -> None:
     lock = threading.Lock()
     pending = list(reversed(work))

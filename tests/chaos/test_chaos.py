@@ -17,46 +17,24 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_altcraft.batch_rows import RowSource, RowSpec, valid_rows, validate_rows
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
-from airflow_provider_altcraft.operators.batch import RowResult, send_rows
 from tests.chaos.harness import (
     Operation,
     audit,
+    batch_rows,
     chaos_sandbox,
     connection,
     drive,
     fault_rules,
     plan,
     run_threads,
+    settle_batch,
 )
 from tests.dagrun import load_test_dag, run_dag
 
 HOOK_OPERATIONS = 1400
 BATCH_ROWS = 600
 OPERATOR_TASKS = 24
-
-
-def batch_pass(hook: AltcraftHook, rows: list[dict[str, str]], first: bool) -> list[RowResult]:
-    spec = RowSpec(
-        operation="redeem",
-        constants={"loyalty_program_id": 1, "points_currency_eid": "stars"},
-        column_mapping={},
-        row_key_column=None,
-        key_scope="chaos",
-        position_namespace=__import__("uuid").uuid4(),
-    )
-    source = RowSource.build(rows=rows)
-    validate_rows(source, spec, lambda problem: None)
-    results: list[RowResult] = []
-    send_rows(
-        hook,
-        valid_rows(source, spec),
-        concurrency=8,
-        check_existing=None if first else True,
-        on_result=results.append,
-    )
-    return results
 
 
 @pytest.mark.slow
@@ -80,18 +58,8 @@ def test_no_duplicate_no_loss_no_phantom_under_chaos_and_kill_9(
         assert chaos.killed
 
         # 2. The batch: a pass, then passes that look every row up (as its task's retries do).
-        rows = [
-            {"profile_id": f"c-{rng.randrange(40)}", "amount": f"{rng.randrange(1, 999)}.25",
-             "transaction_eid": f"batch-{n}"}
-            for n in range(BATCH_ROWS)
-        ]  # fmt: skip
-        pending = rows
-        for attempt in range(12):
-            results = batch_pass(hook, pending, first=attempt == 0)
-            unsettled = {r.transaction_eid for r in results if r.status in ("unknown", "failed")}
-            pending = [row for row in rows if row["transaction_eid"] in unsettled]
-            if not pending:
-                break
+        rows = batch_rows(BATCH_ROWS, rng)
+        pending = settle_batch(hook, rows, passes=12)
         assert pending == [], f"{len(pending)} batch rows never settled"
 
         # 3. Single operators in a real DAG run, with Airflow retries.

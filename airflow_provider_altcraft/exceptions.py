@@ -7,8 +7,6 @@ No error message ever contains the API token or a request body.
 
 from __future__ import annotations
 
-from airflow_provider_altcraft.compat import AirflowFailException
-
 __all__ = [
     "AltcraftApiError",
     "AltcraftAuthError",
@@ -141,11 +139,12 @@ class AltcraftOutcomeUnknownError(AltcraftError):
         )
 
 
-class AltcraftEidSettledError(AltcraftError, AirflowFailException):
+class AltcraftEidSettledError(AltcraftError):
     """The ``transaction_eid`` already names a transaction that was rolled back, cancelled or
-    expired: it cannot be applied again under that eid. A retry cannot change that, so it is
-    also an ``AirflowFailException``: a task raising it fails without retries, and failure
-    callbacks see this class."""
+    expired: it cannot be applied again under that eid. A retry cannot change that: the
+    operators raise it as :class:`airflow_provider_altcraft.operators.base.AltcraftEidSettledError`,
+    also an ``AirflowFailException`` (no retry; failure callbacks see this class). This module
+    imports no Airflow, so the reconcile engines and tools that use it stay light."""
 
     def __init__(self, transaction_eid: str, transaction_id: str, status: str) -> None:
         self.transaction_eid = transaction_eid

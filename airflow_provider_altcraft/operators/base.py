@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_altcraft import exceptions
 from airflow_provider_altcraft.compat import (
     AirflowFailException,
     BaseOperator,
@@ -90,6 +91,16 @@ def matching_from_arguments(values: Mapping[str, Any]) -> Matching:
 
 def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:
     return currency_payload(values.get("points_currency_iid"), values.get("points_currency_eid"))
+
+
+class AltcraftEidSettledError(exceptions.AltcraftEidSettledError, AirflowFailException):
+    """:class:`airflow_provider_altcraft.exceptions.AltcraftEidSettledError` as a task raises
+    it: also an ``AirflowFailException``, so the task fails without retries (a retry cannot
+    change a settled eid), and callbacks and the log see this class's name."""
+
+    @classmethod
+    def from_error(cls, error: exceptions.AltcraftEidSettledError) -> AltcraftEidSettledError:
+        return cls(error.transaction_eid, error.transaction_id, error.status)
 
 
 # Type checkers see the mixin's base (whose methods it extends); at run time the mixin has

@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from airflow_provider_altcraft import exceptions
 from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
 from airflow_provider_altcraft.eids import derive_transaction_eid
 from airflow_provider_altcraft.exceptions import (
@@ -30,6 +31,7 @@ from airflow_provider_altcraft.models import Matching, PointsOperation, PointsRe
 from airflow_provider_altcraft.operators.base import (
     MATCHING_ARGUMENTS,
     AltcraftBaseOperator,
+    AltcraftEidSettledError,
     check_currency,
     matching_from_arguments,
 )
@@ -150,8 +152,11 @@ class _PointsOperator(AltcraftBaseOperator):
             request.transaction_eid,
             ", temporary" if request.is_temp else "",
         )
-        # AltcraftEidSettledError is an AirflowFailException: no retry, its class in the log.
-        result = self.hook.send_points_request_once(request, check_existing=check_existing)
+        try:
+            result = self.hook.send_points_request_once(request, check_existing=check_existing)
+        except exceptions.AltcraftEidSettledError as exc:
+            # As the task-level class, an AirflowFailException: no retry, its name in the log.
+            raise AltcraftEidSettledError.from_error(exc) from None
         self.log.info(
             "Transaction %s %s: balance %s -> %s",
             result.transaction_id,

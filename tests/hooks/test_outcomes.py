@@ -73,9 +73,7 @@ def test_a_malformed_success_answer_is_outcome_unknown_then_found(
     assert len(api_calls(sandbox, REDEEM)) == 2  # never re-sent
 
 
-def test_a_settled_eid_is_its_own_error(
-    hook: AltcraftHook, sandbox: SandboxHandle
-) -> None:
+def test_a_settled_eid_is_its_own_error(hook: AltcraftHook, sandbox: SandboxHandle) -> None:
     sandbox.configure(unpublished_fields=True)
     hook.send_points_request(_redeem("settled"))
     hook.cancel_transaction(transaction_eid="settled")

@@ -50,24 +50,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from airflow_provider_altcraft.sandbox.ledger import PUBLISHED_FIELDS  # noqa: E402
+
 #: The transactions-list fields the guide publishes, then the sandbox's optional status.
-EXPORT_COLUMNS = (
-    "transaction_id",
-    "transaction_eid",
-    "created_at",
-    "transaction_type",
-    "amount",
-    "balance_before",
-    "balance_after",
-    "promo_iid",
-    "promo_eid",
-    "description",
-    "activation_date",
-    "expiration_date",
-    "source_type",
-    "source_iid",
-    "status",
-)
+EXPORT_COLUMNS = (*PUBLISHED_FIELDS, "status")
 WAREHOUSE_SELECT = (
     "SELECT transaction_id, transaction_eid, amount, transaction_type, status, created_at "
     "FROM loyalty_transactions"

@@ -14,10 +14,12 @@ AIRFLOW_V_3 = int(AIRFLOW_VERSION.split(".", 1)[0]) >= 3
 # Type-checked against Airflow 3 (TYPE_CHECKING); the 2.11 branch is exercised by the tests.
 if TYPE_CHECKING or AIRFLOW_V_3:
     from airflow.sdk import (
+        Asset,
         BaseHook,
         BaseOperator,
         BaseSensorOperator,
         Context,
+        ObjectStoragePath,
         PokeReturnValue,
         TriggerRule,
         XComArg,
@@ -30,8 +32,10 @@ if TYPE_CHECKING or AIRFLOW_V_3:
         AirflowSkipException,
     )
     from airflow.sdk.log import mask_secret
+    from airflow.sdk.observability.stats import Stats
 else:  # Airflow 2.11
     from airflow.configuration import conf
+    from airflow.datasets import Dataset as Asset  # Airflow 2's name for an Asset
     from airflow.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -39,9 +43,11 @@ else:  # Airflow 2.11
         AirflowSkipException,
     )
     from airflow.hooks.base import BaseHook
+    from airflow.io.path import ObjectStoragePath
     from airflow.models.baseoperator import BaseOperator
     from airflow.models.xcom_arg import XComArg
     from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
+    from airflow.stats import Stats
     from airflow.utils.context import Context
     from airflow.utils.log.secrets_masker import mask_secret
     from airflow.utils.trigger_rule import TriggerRule
@@ -53,11 +59,14 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "Context",
+    "ObjectStoragePath",
     "PokeReturnValue",
+    "Stats",
     "TriggerRule",
     "XComArg",
     "conf",

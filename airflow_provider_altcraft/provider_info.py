@@ -63,4 +63,25 @@ def provider_info() -> dict[str, Any]:
                 },
             }
         ],
+        # Shown by `airflow config list` and read through Airflow's configuration like any
+        # other option (airflow.cfg or AIRFLOW__ALTCRAFT__RESULTS_BASE).
+        "config": {
+            "altcraft": {
+                "description": "Settings of the Altcraft provider shared by every worker.",
+                "options": {
+                    "results_base": {
+                        "description": (
+                            "Where batch results files go when a task names no results_path: "
+                            "a local directory or an object-storage URI (s3://, gs://, ...) "
+                            "that every worker of the deployment can reach. Unset: the "
+                            "worker's temp directory."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://aws_default@my-bucket/altcraft",
+                        "default": None,
+                    }
+                },
+            }
+        },
     }

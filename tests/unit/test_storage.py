@@ -123,3 +123,11 @@ def test_dataset_names_follow_the_openlineage_conventions(tmp_path: Path) -> Non
     assert lineage.file_dataset("gs://bucket/a.csv").uri == "gs://bucket/a.csv"
     table = lineage.table_dataset("postgres", "db.internal", 5432, "dwh", "public.points")
     assert table == ("postgres://db.internal:5432", "dwh.public.points")
+
+
+def test_the_results_base_setting_is_declared_where_airflow_lists_its_options() -> None:
+    from airflow_provider_altcraft.provider_info import provider_info
+
+    section, option = storage.RESULTS_BASE_ENV.removeprefix("AIRFLOW__").lower().split("__")
+    declared = provider_info()["config"][section]["options"][option]
+    assert declared["type"] == "string" and declared["default"] is None

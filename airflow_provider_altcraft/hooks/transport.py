@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_altcraft import __version__
+from airflow_provider_altcraft import __version__, metrics
 from airflow_provider_altcraft.compat import BaseHook, mask_secret
 from airflow_provider_altcraft.connection_fields import ConnectionSettings
 from airflow_provider_altcraft.exceptions import (
@@ -251,15 +251,22 @@ class AltcraftBaseHook(BaseHook):
                         allow_redirects=False,
                     )
             except requests.RequestException as exc:
+                elapsed = time.monotonic() - started
                 reason, sent = _describe_transport_error(exc), _request_was_sent(exc)
                 failure: BaseException | None = exc
             else:
+                elapsed = time.monotonic() - started
                 failure = None
-                elapsed_ms = (time.monotonic() - started) * 1000
                 self.answered_by_sandbox = SANDBOX_HEADER_NAME in response.headers
                 self.log.debug(
-                    "Altcraft %s -> HTTP %s in %.0f ms", endpoint, response.status_code, elapsed_ms
-                )
+                    "Altcraft %s -> HTTP %s in %.0f ms",
+                    endpoint, response.status_code, elapsed * 1000,
+                )  # fmt: skip
+                if response.status_code in OVERLOAD_STATUSES:
+                    metrics.incr(
+                        "request.throttled",
+                        tags={"endpoint": endpoint, "status": str(response.status_code)},
+                    )
             retry_after = None if response is None else self._retry_after(response)
             decision = decide(
                 status=None if response is None else response.status_code,
@@ -270,6 +277,8 @@ class AltcraftBaseHook(BaseHook):
                 http_503_not_applied=settings.http_503_not_applied,
             )
             what = reason if response is None else f"HTTP {response.status_code}"
+            if decision.action != "answer":
+                _record_attempt(endpoint, _ATTEMPT_OUTCOMES[decision.action], elapsed)
             if decision.action == "outcome_unknown":
                 raise AltcraftOutcomeUnknownError(endpoint, what, transaction_eid) from failure
             if decision.action == "give_up":
@@ -294,6 +303,7 @@ class AltcraftBaseHook(BaseHook):
                 if decision.shrink:
                     self._throttle.overloaded(generation)  # fewer in flight; this one backs off
                 earlier_attempt_lost = earlier_attempt_lost or decision.maybe_applied
+                metrics.incr("request.retries", tags={"endpoint": endpoint})
                 self.log.warning(
                     "Altcraft %s: %s; retrying in %.1f s (%d left)",
                     endpoint, what, delay, retries_left,
@@ -303,19 +313,26 @@ class AltcraftBaseHook(BaseHook):
             assert response is not None
             self._throttle.succeeded()
             try:
-                return _check_envelope(endpoint, response, self.altcraft_conn_id, settings.token)
+                envelope = _check_envelope(
+                    endpoint, response, self.altcraft_conn_id, settings.token
+                )
             except AltcraftBadResponseError as exc:
                 if not resend_safe and response.status_code < 400:
                     # An answer that is not Altcraft's envelope says nothing about whether the
                     # points moved.
+                    _record_attempt(endpoint, "unknown", elapsed)
                     raise AltcraftOutcomeUnknownError(
                         endpoint, exc.error_text, transaction_eid
                     ) from exc
+                _record_attempt(endpoint, "error", elapsed)
                 exc.earlier_attempt_lost = earlier_attempt_lost
                 raise
             except AltcraftApiError as exc:
+                _record_attempt(endpoint, "refused", elapsed)
                 exc.earlier_attempt_lost = earlier_attempt_lost
                 raise
+            _record_attempt(endpoint, "ok", elapsed)
+            return envelope
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so parallel workers do not retry in lockstep."""
@@ -330,6 +347,22 @@ class AltcraftBaseHook(BaseHook):
 
 
 # -- helpers (module level: pure functions, easy to test) ---------------------------------------
+
+#: The ``outcome`` tag of an attempt, by the decision that ended it (an ``answer`` is ``ok``,
+#: ``refused`` or, when it is not Altcraft's envelope, ``error``/``unknown``).
+_ATTEMPT_OUTCOMES: dict[str, str] = {
+    "retry": "retry",
+    "outcome_unknown": "unknown",
+    "give_up": "error",
+    "redirect": "error",
+}
+
+
+def _record_attempt(endpoint: str, outcome: str, seconds: float) -> None:
+    """The two metrics of every HTTP attempt: its duration and its outcome."""
+    tags = {"endpoint": endpoint, "outcome": outcome}
+    metrics.timing("request.duration", seconds, tags=tags)
+    metrics.incr("request.count", tags=tags)
 
 
 def _check_envelope(

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from airflow_provider_altcraft import exceptions
+from airflow_provider_altcraft import exceptions, metrics
 from airflow_provider_altcraft.compat import AirflowFailException, AirflowSkipException, Context
 from airflow_provider_altcraft.eids import derive_transaction_eid
 from airflow_provider_altcraft.exceptions import (
@@ -57,6 +57,25 @@ __all__ = [
 #: publishes no code for it; 409 is the sandbox's choice. With another code such a task still
 #: fails, only after its retries.
 STATE_CONFLICT = 409
+#: The counter and amount gauge of a redeem/accrue that succeeded.
+_POINTS_METRICS: dict[PointsOperation, tuple[str, str]] = {
+    "redeem": ("points.redeemed", "points.amount_redeemed"),
+    "accrue": ("points.accrued", "points.amount_accrued"),
+}
+#: The counter of a transaction action that succeeded.
+_ACTION_METRICS = {
+    "commit": "transaction.committed",
+    "rollback": "transaction.rolled_back",
+    "cancel": "transaction.cancelled",
+}
+
+
+def _count_failure(name: str, tags: dict[str, str], error: BaseException) -> None:
+    """Count a failed operation, tagged with its error class (only the provider's own
+    classes by name: a low-cardinality tag that names no one)."""
+    kind = type(error)
+    is_ours = kind.__module__.startswith("airflow_provider_altcraft")
+    metrics.incr(name, tags={**tags, "error": kind.__name__ if is_ours else "other"})
 
 
 class _PointsOperator(AltcraftBaseOperator):
@@ -154,9 +173,20 @@ class _PointsOperator(AltcraftBaseOperator):
         )
         try:
             result = self.hook.send_points_request_once(request, check_existing=check_existing)
+        except exceptions.AltcraftOutcomeUnknownError:
+            metrics.incr("points.unknown_outcome", tags={"operation": self.operation})
+            raise
         except exceptions.AltcraftEidSettledError as exc:
+            _count_failure("points.failed", {"operation": self.operation}, exc)
             # As the task-level class, an AirflowFailException: no retry, its name in the log.
             raise AltcraftEidSettledError.from_error(exc) from None
+        except Exception as exc:
+            _count_failure("points.failed", {"operation": self.operation}, exc)
+            raise
+        count_name, amount_name = _POINTS_METRICS[self.operation]
+        outcome = "already_present" if result.already_existed else "sent"
+        metrics.incr(count_name, tags={"outcome": outcome})
+        metrics.gauge(amount_name, request.amount)
         self.log.info(
             "Transaction %s %s: balance %s -> %s",
             result.transaction_id,
@@ -243,10 +273,15 @@ class _TransactionActionOperator(AltcraftBaseOperator):
             # On a retry, "already committed" (...) may be this task's own earlier try.
             result = method(**reference, retried=context["ti"].try_number > 1)
         except AltcraftApiError as exc:
+            _count_failure("transaction.failed", {"action": self.action}, exc)
             if exc.error_code == STATE_CONFLICT:
                 # Already committed / rolled back / expired ...: a retry cannot change that.
                 raise AirflowFailException(str(exc)) from None
             raise
+        except Exception as exc:
+            _count_failure("transaction.failed", {"action": self.action}, exc)
+            raise
+        metrics.incr(_ACTION_METRICS[self.action])
         self.log.info(
             "Transaction %s: active balance now %s", result.transaction_id, result.balance
         )

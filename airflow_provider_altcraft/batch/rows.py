@@ -3,19 +3,25 @@
 A row is a mapping whose keys are the argument names of the single redeem/accrue operators
 (``email``, ``amount``, ``transaction_eid``, ``created_at`` ...). Sources are re-readable
 (validation reads the rows once, sending reads them again), and files and SQL results are
-streamed, so memory does not grow with the number of rows. Only the standard library is
-imported at module level: the batch operator module imports this at DAG parse time.
+streamed, so memory does not grow with the number of rows. A rows file is a local path or an
+object-storage URI (``s3://conn@bucket/rows.csv``), read through
+:mod:`airflow_provider_altcraft.storage`. Only the standard library is imported at module
+level: the batch operator module imports this at DAG parse time.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
+from urllib.parse import urlsplit
 
+from airflow_provider_altcraft import storage
 from airflow_provider_altcraft.eids import position_namespace as position_namespace  # old path
 from airflow_provider_altcraft.eids import row_eid
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
@@ -110,11 +116,7 @@ class RowSource:
             raise AltcraftValidationError(
                 "sql_conn_id", "is missing", "sql needs the id of an Airflow SQL connection"
             )
-        if rows_file is not None and not isinstance(rows_file, (str, Path)):
-            raise AltcraftValidationError(
-                "rows_file", f"type {type(rows_file).__name__} is not a path", "pass a file path"
-            )
-        path = None if rows_file is None else str(rows_file)
+        path = None if rows_file is None else _rows_file_text(rows_file)
         return cls(
             rows=rows,  # type: ignore[arg-type]  # checked above: a sequence
             rows_file=path,
@@ -130,7 +132,7 @@ class RowSource:
         if self.rows is not None:
             where = f"a list of {len(self.rows)} rows"
         elif self.rows_file is not None:
-            where = f"{self.file_format} file {self.rows_file}"
+            where = f"{self.file_format} file {storage.display(self.rows_file)}"
         else:
             where = f"SQL on connection {self.sql_conn_id!r}"
         if self.row_start is not None or self.row_stop is not None:
@@ -173,9 +175,26 @@ def _rows_from_json(text: str) -> object:
         ) from None
 
 
+def _rows_file_text(rows_file: object) -> str:
+    """A rows file as text: a local path, or a URI (an ``ObjectStoragePath`` keeps its
+    connection in the URI's user part)."""
+    is_object_path = any(cls.__name__ == "ObjectStoragePath" for cls in type(rows_file).__mro__)
+    if is_object_path:
+        return str(rows_file)
+    if isinstance(rows_file, (str, os.PathLike)):
+        return str(os.fspath(rows_file))
+    raise AltcraftValidationError(
+        "rows_file",
+        f"type {type(rows_file).__name__} is not a path",
+        "pass a file path or an object-storage URI",
+    )
+
+
 def _file_format(path: str, rows_format: object) -> Literal["csv", "jsonl"]:
     if rows_format is None:
-        suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+        # The suffixes of the file name only: a URI's query or bucket never counts.
+        name = urlsplit(path).path if storage.is_remote(path) else path
+        suffixes = [suffix.lower() for suffix in Path(name).suffixes]
         return "jsonl" if {".jsonl", ".ndjson", ".json"} & set(suffixes) else "csv"
     if rows_format not in ("csv", "jsonl"):
         raise AltcraftValidationError(
@@ -201,32 +220,19 @@ def _read_file(path: str, file_format: str) -> Iterator[dict[str, Any] | Unreada
         yield from _read_csv(path)
 
 
-def _open_rows_file(path: str) -> Any:
-    accepted = "pass the path of a readable CSV or JSON lines file"
-    try:
-        return open(path, "rb")  # closed by the callers' with
-    except FileNotFoundError:
-        raise AltcraftValidationError("rows_file", f"{path!r} does not exist", accepted) from None
-    except IsADirectoryError:
-        raise AltcraftValidationError(
-            "rows_file", f"{path!r} is a directory, not a file", accepted
-        ) from None
-    except PermissionError:
-        raise AltcraftValidationError(
-            "rows_file", f"{path!r} cannot be read (permission denied)", accepted
-        ) from None
-    except OSError as exc:
-        raise AltcraftValidationError(
-            "rows_file",
-            f"{path!r} cannot be opened ({exc.strerror or type(exc).__name__})",
-            accepted,
-        ) from None
+def _line_reader(raw: IO[bytes]) -> IO[bytes]:
+    """A stream whose ``readline(limit)`` works: local files and in-memory ones have it;
+    fsspec's buffered remote files (S3, GCS ...) take no limit, so they are wrapped."""
+    if isinstance(raw, (io.BufferedIOBase, io.RawIOBase)):
+        return raw
+    return io.BufferedReader(raw, buffer_size=1024 * 1024)  # type: ignore[arg-type,type-var]
 
 
 def _lines(path: str) -> Iterator[tuple[int, bytes | None]]:
     """``(line number, bytes)`` of a file; ``None`` for a line over :data:`MAX_LINE_BYTES`
     (its rest is skipped). A UTF-8 byte order mark is dropped."""
-    with _open_rows_file(path) as raw:
+    with storage.open_for_reading(path, "rows_file") as opened:
+        raw = _line_reader(opened)
         number = 0
         while True:
             data = raw.readline(MAX_LINE_BYTES)
@@ -612,7 +618,7 @@ def valid_rows(source: RowSource, spec: RowSpec, skip: Iterable[int] = ()) -> It
 def chunk_rows(
     rows: Sequence[Mapping[str, Any]] | None = None,
     *,
-    rows_file: str | None = None,
+    rows_file: storage.StoragePath | None = None,
     rows_format: str | None = None,
     chunk_size: int = 1000,
 ) -> list[dict[str, Any]]:
@@ -621,7 +627,8 @@ def chunk_rows(
     Use it with ``AltcraftBatchRedeemPointsOperator.partial(...).expand_kwargs(chunks)``. A
     list gives ``{"rows": [...]}`` chunks; a file gives ``{"rows_file": path, "row_start": a,
     "row_stop": b}`` ranges (the file is counted, not copied: every worker must see the path,
-    e.g. on shared storage). Row numbers stay those of the whole input, so results and errors
+    e.g. an object-storage URI such as ``s3://aws_default@bucket/rows.csv``, or shared
+    storage). Row numbers stay those of the whole input, so results and errors
     name the same rows whatever the chunk size.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:

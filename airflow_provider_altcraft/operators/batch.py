@@ -14,6 +14,12 @@ How a run goes:
    Altcraft (a retried task, a row key or eid from the input) the member's transactions are
    read once per member and matching rows are reported as already present, not sent.
 4. A per-row results file and a small JSON-safe summary (the XCom) are written.
+
+Files may live on any storage Airflow's object-storage layer reaches (``s3://``, ``gs://``,
+``file://`` ...; see :mod:`airflow_provider_altcraft.storage` and docs/storage.md): the rows
+file is streamed from it, the results file is written locally and uploaded when the task
+ends (a failed try's too). The progress record is appended to while rows are sent, which
+object stores cannot do: it is always a local (or shared-filesystem) file.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_altcraft import storage
 from airflow_provider_altcraft.batch.progress import DEFAULT_WINDOW, BatchProgress, ProgressLocked
 from airflow_provider_altcraft.batch.results import (
     RESULT_COLUMNS,
@@ -59,6 +66,9 @@ from airflow_provider_altcraft.operators.base import (
     is_dynamic,
 )
 from airflow_provider_altcraft.validation import check_output_path, parse_bool
+
+if TYPE_CHECKING:
+    from airflow_provider_altcraft.storage import StoragePath
 
 # The batch package's names stay importable from here (their home before batch/).
 __all__ = [
@@ -139,7 +149,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         *,
         operation: BatchOperation | None = None,
         rows: Sequence[Mapping[str, Any]] | str | None = None,
-        rows_file: str | None = None,
+        rows_file: StoragePath | None = None,
         rows_format: str | None = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
@@ -164,7 +174,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         check_existing: bool | None = None,
         invalid_rows: str = "fail",
         failed_rows: str | int = "fail",
-        results_path: str | None = None,
+        results_path: StoragePath | None = None,
         progress_interval_sec: float = 10.0,
         progress_path: str | None = None,
         progress_window: int = DEFAULT_WINDOW,
@@ -215,8 +225,12 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
     def _check_policies(self) -> None:
         if self.check_existing is not None:
             parse_bool(self.check_existing, "check_existing")
-        if isinstance(self.results_path, str) and not is_dynamic(self.results_path):
-            check_output_path(self.results_path, "results_path")
+        # Static paths are checked now, without any network call (a URI: its form only);
+        # templated ones in execute().
+        if self.results_path is not None and not is_dynamic(self.results_path):
+            storage.check_output(self.results_path, "results_path")
+        if self.progress_path and not is_dynamic(self.progress_path):
+            self._local_progress_path(self.progress_path)
         if self.invalid_rows not in ("fail", "skip"):
             raise AltcraftValidationError(
                 "invalid_rows", f"{self.invalid_rows!r} is not a policy", "use 'fail' or 'skip'"
@@ -295,18 +309,35 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         check_existing = self.check_existing
         if check_existing is None and ti.try_number > 1:
             check_existing = True  # an earlier try may have sent any row
-        summary = BatchSummary(results_path=self.results_path or self._default_results_path(ti))
-        self._check_results_path(summary.results_path or "", ti.try_number)
+        target = (
+            self._path_text(self.results_path)
+            if self.results_path
+            else self._default_results_path(ti)
+        )
+        self._check_results_path(target, ti.try_number)
+        progress_path = self._progress_path(target, ti)
+        # Messages and the XCom name the results by this text (a URI's password hidden).
+        summary = BatchSummary(results_path=storage.display(target))
+        self._lineage_results: tuple[str, BatchSummary] | None = (target, summary)
         started = time.monotonic()
-        writer = ResultsWriter(summary.results_path or "")
         try:
-            bad_rows = self._validate(source, spec, summary, writer)
-            self._send(
-                source, spec, bad_rows, summary, writer, check_existing, try_number=ti.try_number
-            )
-        finally:
-            writer.close()
-            summary.duration_sec = time.monotonic() - started
+            # A remote results file is written locally and uploaded when the block ends, a
+            # failed try's too: its rows say what happened.
+            with storage.staged_output(target, "results_path", upload_on_error=True) as local:
+                writer = ResultsWriter(str(local))
+                try:
+                    bad_rows = self._validate(source, spec, summary, writer)
+                    self._send(
+                        source, spec, bad_rows, summary, writer, check_existing,
+                        try_number=ti.try_number, progress_path=progress_path,
+                    )  # fmt: skip
+                finally:
+                    writer.close()
+                    summary.duration_sec = time.monotonic() - started
+        except AltcraftValidationError as exc:  # the upload: the rows' fate is in the ledger
+            raise AirflowException(
+                f"The results could not be stored: {exc}. A retry sends nothing already sent."
+            ) from None
         result = summary.to_xcom()
         self.log.info("Batch done: %s", result)
         self._apply_failed_policy(summary)
@@ -330,7 +361,8 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         self.log.info("Validating rows from %s", source.describe())
         try:
             summary.rows, summary.valid = validate_rows(source, spec, on_problem)
-        except (OSError, AltcraftValidationError) as exc:
+        except (OSError, ImportError, AltcraftValidationError) as exc:
+            # ImportError: the rows file's URI needs a filesystem this worker does not have.
             raise AirflowFailException(f"Cannot read the rows: {exc}") from None
         summary.skipped_invalid = len(bad_rows)
         if bad_rows:
@@ -339,7 +371,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             message = (
                 f"{len(bad_rows)} of {summary.rows} rows are invalid"
                 + (
-                    f" (first {len(problems)} problems listed; all in {writer.path})"
+                    f" (first {len(problems)} problems listed; all in {summary.results_path})"
                     if more
                     else ""
                 )
@@ -359,10 +391,11 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         writer: ResultsWriter,
         check_existing: bool | None,
         try_number: int = 1,
+        progress_path: str | None = None,
     ) -> None:
         if summary.valid == 0:
             return
-        progress = self._open_progress(source, spec, summary, try_number)
+        progress = self._open_progress(source, spec, progress_path, try_number)
         if progress is not None and progress.resumed and self.check_existing is None:
             check_existing = None  # the record says which rows may have been sent
         hook = self.hook
@@ -400,20 +433,59 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
                 progress.close()
                 self.log.info("Progress record %s: %s", progress.path, progress.stats())
 
-    def _open_progress(
-        self, source: RowSource, spec: RowSpec, summary: BatchSummary, try_number: int
-    ) -> BatchProgress | None:
-        """The durable progress record (None when turned off with ``progress_path=""``)."""
-        path = self.progress_path
-        if path == "":
+    def _progress_path(self, results_target: str, ti: Any) -> str | None:
+        """Where the progress record goes (None: turned off with ``progress_path=""``).
+
+        The default sits beside a local results file. Beside a remote one it cannot (object
+        stores do not append), so it goes under this worker's temp directory, named after
+        the task instance: a retry on the same worker resumes from it; a retry on another
+        worker finds none and looks every row up, which still sends each row exactly once.
+        """
+        if self.progress_path == "":
             return None
-        if path is None:
-            path = f"{summary.results_path}.progress"
         try:
+            if self.progress_path is not None:
+                return self._local_progress_path(self.progress_path)
+            local = storage.local_path(results_target)
+            if local is not None:
+                path = f"{local}.progress"
+            else:
+                dag_id, run_id, name = self._instance_parts(ti)
+                path = os.path.join(
+                    tempfile.gettempdir(), "altcraft", "batch-progress", dag_id, run_id,
+                    f"{name}.progress",
+                )  # fmt: skip
             check_output_path(path, "progress_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
-        given = self.progress_path or self.results_path  # the default is this instance's own
+        return path
+
+    @staticmethod
+    def _local_progress_path(path: object) -> str:
+        """A given progress path, checked: local (``file://`` included), writable."""
+        if storage.is_remote(path):
+            raise AltcraftValidationError(
+                "progress_path",
+                f"{storage.display(path)!r} is in an object store, which cannot append to a "
+                "file while rows are sent",
+                "pass a local path or one on a filesystem every worker mounts, or leave it "
+                "unset (the default stays local)",
+            )
+        local = str(storage.local_path(path))
+        check_output_path(local, "progress_path")
+        return local
+
+    def _open_progress(
+        self, source: RowSource, spec: RowSpec, path: str | None, try_number: int
+    ) -> BatchProgress | None:
+        """The durable progress record (None when turned off with ``progress_path=""``)."""
+        if path is None:
+            return None
+        # A path the author gave (or derived from one) may be another run's record; the
+        # default is this task instance's own.
+        given = self.progress_path or (
+            self.results_path and not storage.is_remote(self.results_path)
+        )
         if given and try_number <= 1 and os.path.exists(path) and os.path.getsize(path) > 0:
             raise AirflowFailException(
                 f"Invalid argument: progress_path: {path!r} already exists, written by another "
@@ -467,25 +539,58 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         """Before anything is sent: a path that can be written, and no file of another run
         overwritten: on a first try an existing file at a path the author gave is someone
         else's (a retry rewrites its own earlier try's; the default path is this task
-        instance's own)."""
+        instance's own). A URI's filesystem is opened here, so a scheme or connection this
+        worker lacks fails the task before any request."""
         try:
-            check_output_path(path, "results_path")
+            storage.check_output(path, "results_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
-        if self.results_path and try_number <= 1 and os.path.exists(path):
+        local = storage.local_path(path)
+        exists = os.path.exists(local) if local is not None else self._remote_exists(path)
+        if self.results_path and try_number <= 1 and exists:
             raise AirflowFailException(
-                f"Invalid argument: results_path: {path!r} already exists, written by another "
-                "run; template the path with the run (e.g. '.../{{ run_id }}.csv') or remove "
-                "the file"
+                f"Invalid argument: results_path: {storage.display(path)!r} already exists, "
+                "written by another run; template the path with the run (e.g. "
+                "'.../{{ run_id }}.csv') or remove the file"
             )
 
     @staticmethod
-    def _default_results_path(ti: Any) -> str:
+    def _remote_exists(path: str) -> bool:
+        try:
+            return bool(storage.to_object_path(path).exists())
+        except OSError as exc:  # the store did not answer: a retry may reach it
+            raise AirflowException(
+                f"results_path: {storage.display(path)!r} cannot be reached "
+                f"({type(exc).__name__}); nothing was sent"
+            ) from None
+        except Exception as exc:  # unknown scheme, missing filesystem or connection
+            raise AirflowFailException(
+                f"Invalid argument: results_path: {storage.display(path)!r} cannot be opened "
+                f"({type(exc).__name__}: {exc}); pass a URI of a filesystem this worker has "
+                "(its provider installed, its connection defined)"
+            ) from None
+
+    @staticmethod
+    def _path_text(path: object) -> str:
+        """A path argument as text: a URI stays a URI (its connection in the user part)."""
+        if any(cls.__name__ == "ObjectStoragePath" for cls in type(path).__mro__):
+            return str(path)
+        return str(os.fspath(path)) if isinstance(path, os.PathLike) else str(path)
+
+    @staticmethod
+    def _instance_parts(ti: Any) -> list[str]:
+        """``[dag_id, run_id, task_id[_map_index]]``, safe as path parts."""
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ti.run_id)
         suffix = "" if ti.map_index in (None, -1) else f"_{ti.map_index}"
-        return os.path.join(
-            tempfile.gettempdir(), "altcraft_batch", ti.dag_id, safe, f"{ti.task_id}{suffix}.csv"
-        )
+        return [ti.dag_id, safe, f"{ti.task_id}{suffix}"]
+
+    @classmethod
+    def _default_results_path(cls, ti: Any) -> str:
+        """``<results_base>/batch/<dag_id>/<run_id>/<task_id>[_<map_index>].csv``, where
+        ``results_base`` is the ``[altcraft] results_base`` setting (local or a URI every
+        worker reaches), else ``<temp dir>/altcraft``."""
+        dag_id, run_id, name = cls._instance_parts(ti)
+        return storage.join(storage.default_results_base(), "batch", dag_id, run_id, f"{name}.csv")
 
 
 class AltcraftBatchRedeemPointsOperator(AltcraftBatchPointsOperator):

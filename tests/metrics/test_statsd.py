@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.conftest import REPO, TOKEN, SEED_PATH
+from tests.conftest import REPO, SEED_PATH, TOKEN
 
 pytest.importorskip("statsd", reason="Airflow's StatsD backend needs the statsd package")
 
 REDEEM = "loyalty/redeeme_points"
+ACCRUE = "loyalty/accrue_points"
+DELAY_MS = 300
 PACKET = re.compile(r"^(?P<name>[^:]+):(?P<value>[^|]+)\|(?P<type>c|g|ms)$")
 
 
@@ -78,8 +80,14 @@ def run_with_metrics(
 def prepare(sandbox: SandboxHandle) -> None:
     sandbox.load_seed(SEED_PATH)
     sandbox.reset()
-    # One overload answer on the first redemption: a retry and a throttled event.
-    sandbox.set_faults([{"kind": "http_429", "methods": [REDEEM], "max_count": 1}])
+    # One overload answer on the first redemption: a retry and a throttled event; the accrual
+    # answered after DELAY_MS, so its duration shows the unit.
+    sandbox.set_faults(
+        [
+            {"kind": "http_429", "methods": [REDEEM], "max_count": 1},
+            {"kind": "delay", "methods": [ACCRUE], "delay_ms": DELAY_MS},
+        ]
+    )
 
 
 def ours(packets: list[str]) -> list[re.Match[str]]:
@@ -122,7 +130,9 @@ def test_statsd_receives_the_operators_and_requests_metrics(
     api_requests = len(sandbox.requests())
     assert len(durations) == attempts == api_requests
     assert all(m["type"] == "ms" for m in metrics if m["name"].endswith(".duration"))
-    assert 0 < min(durations) and max(durations) < 5000  # milliseconds, not seconds
+    # Milliseconds: the delayed accrual took DELAY_MS, far less than DELAY_MS seconds.
+    assert min(durations) > 0
+    assert DELAY_MS <= max(durations) < 10 * DELAY_MS
 
 
 def test_statsd_tags_name_endpoints_and_outcomes_never_a_person(

@@ -74,7 +74,10 @@ TAGS: dict[str, str] = {
         "`error` (transport failure, redirect, malformed answer); for points: `sent`, "
         "`already_present`"
     ),
-    "operation": "`redeem` or `accrue`",
+    "operation": (
+        "`redeem` or `accrue` (a signed batch's invalid rows, whose operation was never "
+        "read: `by_sign`)"
+    ),
     "action": "`commit`, `rollback` or `cancel`",
     "status": "the HTTP status of an overload answer (`429`, `503`)",
     "error": "the exception's class name, e.g. `AltcraftApiError`",

@@ -1,15 +1,23 @@
 """What a batch reports: each row's result, the run's summary (the task's XCom), the per-row
-results file, and the progress log line."""
+results file, the progress log line, and the run's metrics."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
+from collections import Counter
 from decimal import Decimal
 from typing import IO, Any
 
-__all__ = ["RESULT_COLUMNS", "BatchSummary", "Progress", "ResultsWriter", "RowResult"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "BatchSummary",
+    "Progress",
+    "ResultsWriter",
+    "RowResult",
+    "report_metrics",
+]
 
 RESULT_COLUMNS = (
     "row", "row_key", "transaction_eid", "operation", "amount", "status", "transaction_id",
@@ -61,8 +69,16 @@ class BatchSummary:
     total_accrued: Decimal = Decimal(0)
     duration_sec: float = 0.0
     results_path: str | None = None
+    #: Rows by (status, operation), and amounts sent by operation: the metrics' tags.
+    by_status: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    amount_sent: dict[str, Decimal] = dataclasses.field(default_factory=dict)
 
     def add(self, result: RowResult) -> None:
+        self.by_status[(result.status, result.operation or "")] += 1
+        if result.status == "sent" and result.operation:
+            self.amount_sent[result.operation] = self.amount_sent.get(
+                result.operation, Decimal(0)
+            ) + (result.amount or Decimal(0))
         if result.status == "unknown":
             self.unknown += 1
             self.unknown_amount += result.amount or Decimal(0)
@@ -111,6 +127,37 @@ class BatchSummary:
             "duration_sec": round(self.duration_sec, 3),
             "results_path": self.results_path,
         }
+
+
+#: Metric of each row status (``invalid`` rows are counted from the summary).
+_STATUS_METRICS = {
+    "sent": "batch.rows_sent",
+    "already_present": "batch.rows_already_present",
+    "unknown": "batch.rows_unknown",
+    "failed": "batch.rows_failed",
+}
+
+
+def report_metrics(summary: BatchSummary, operation: str) -> None:
+    """The run's metrics, sent once when it ends (failed runs too): rows by status and
+    operation, the amounts sent, the amount whose outcome is unknown, the duration. Tags
+    carry the operation only (``redeem``/``accrue``; ``by_sign`` for the invalid rows of a
+    signed batch, whose operation was never read), never a row's key, eid or member."""
+    from airflow_provider_altcraft import metrics
+
+    for (status, row_operation), count in sorted(summary.by_status.items()):
+        name = _STATUS_METRICS.get(status)
+        if name is not None and count:
+            metrics.incr(name, count, tags={"operation": row_operation or operation})
+    if summary.skipped_invalid:
+        metrics.incr("batch.rows_invalid", summary.skipped_invalid, tags={"operation": operation})
+    if "redeem" in summary.amount_sent:
+        metrics.gauge("batch.amount_redeemed", summary.amount_sent["redeem"])
+    if "accrue" in summary.amount_sent:
+        metrics.gauge("batch.amount_accrued", summary.amount_sent["accrue"])
+    if summary.unknown:
+        metrics.gauge("batch.unknown_amount", summary.unknown_amount, tags={"operation": operation})
+    metrics.timing("batch.duration", summary.duration_sec, tags={"operation": operation})
 
 
 class ResultsWriter:

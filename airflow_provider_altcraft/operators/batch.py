@@ -32,6 +32,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_altcraft import storage
+from airflow_provider_altcraft.batch.lineage import batch_lineage, sql_input_datasets
 from airflow_provider_altcraft.batch.progress import DEFAULT_WINDOW, BatchProgress, ProgressLocked
 from airflow_provider_altcraft.batch.results import (
     RESULT_COLUMNS,
@@ -39,6 +40,7 @@ from airflow_provider_altcraft.batch.results import (
     Progress,
     ResultsWriter,
     RowResult,
+    report_metrics,
 )
 from airflow_provider_altcraft.batch.rows import (
     BATCH_OPERATIONS,
@@ -68,6 +70,7 @@ from airflow_provider_altcraft.operators.base import (
 from airflow_provider_altcraft.validation import check_output_path, parse_bool
 
 if TYPE_CHECKING:
+    from airflow_provider_altcraft.lineage import DatasetId
     from airflow_provider_altcraft.storage import StoragePath
 
 # The batch package's names stay importable from here (their home before batch/).
@@ -338,6 +341,8 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             raise AirflowException(
                 f"The results could not be stored: {exc}. A retry sends nothing already sent."
             ) from None
+        finally:
+            report_metrics(summary, self.batch_operation)  # once per try, failed ones too
         result = summary.to_xcom()
         self.log.info("Batch done: %s", result)
         self._apply_failed_policy(summary)
@@ -591,6 +596,47 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         worker reaches), else ``<temp dir>/altcraft``."""
         dag_id, run_id, name = cls._instance_parts(ti)
         return storage.join(storage.default_results_base(), "batch", dag_id, run_id, f"{name}.csv")
+
+    # -- OpenLineage (called by the OpenLineage provider when it is installed) ------------------
+
+    def _lineage_inputs(self) -> list[DatasetId]:
+        """The rows file, or the tables the query reads (inline rows are no dataset)."""
+        from airflow_provider_altcraft import lineage
+
+        if self.rows_file is not None and not is_dynamic(self.rows_file):
+            return [lineage.file_dataset(self._path_text(self.rows_file))]
+        if isinstance(self.sql, str) and self.sql_conn_id and not is_dynamic(self.sql):
+            return sql_input_datasets(self.sql, self.sql_conn_id)
+        return []
+
+    def _lineage_base_url(self) -> str | None:
+        try:
+            return str(self.hook.settings.base_url)
+        except Exception:  # no usable connection: the ledger cannot be named
+            return None
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Inputs, the Altcraft ledger, and the results file when its path is given."""
+        given = self.results_path
+        return batch_lineage(
+            inputs=self._lineage_inputs(),
+            base_url=self._lineage_base_url(),
+            results_path=self._path_text(given) if given and not is_dynamic(given) else None,
+            summary=None,
+            operation=self.batch_operation,
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs; outputs: the Altcraft ledger and the results file; a run facet of counts
+        (``altcraft_batch``: rows, sent, already_present, unknown, failed, skipped_invalid)."""
+        ran: tuple[str, BatchSummary] | None = getattr(self, "_lineage_results", None)
+        return batch_lineage(
+            inputs=self._lineage_inputs(),
+            base_url=self._lineage_base_url(),
+            results_path=None if ran is None else ran[0],
+            summary=None if ran is None else ran[1],
+            operation=self.batch_operation,
+        )
 
 
 class AltcraftBatchRedeemPointsOperator(AltcraftBatchPointsOperator):

@@ -1,0 +1,105 @@
+"""What a batch task reads and writes, for OpenLineage: the rows (a file, or the tables of a
+SQL query; inline rows are no dataset), the Altcraft ledger it writes to, its results file,
+and a run facet of counts (never a row's key, eid, member or amount of one person).
+
+Imported when the OpenLineage provider asks (after parsing): the SQL parser and the facet
+classes are imported inside the functions, and everything returns None or nothing without
+the provider, so a task never fails for lineage.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow_provider_altcraft import lineage
+from airflow_provider_altcraft.batch.results import BatchSummary
+from airflow_provider_altcraft.lineage import DatasetId
+
+__all__ = ["batch_lineage", "sql_input_datasets"]
+
+log = logging.getLogger(__name__)
+
+#: The run facet's key in the OpenLineage event (``run.facets.altcraft_batch``).
+RUN_FACET = "altcraft_batch"
+
+
+def sql_input_datasets(sql: str, conn_id: str) -> list[DatasetId]:
+    """The tables ``sql`` reads, named on connection ``conn_id`` (no network: the
+    connection's fields only). Empty when the OpenLineage SQL parser is not installed or
+    cannot tell."""
+    try:
+        from openlineage.common.sql import parse  # type: ignore[import-untyped]
+
+        from airflow_provider_altcraft.compat import BaseHook
+
+        tables = parse([sql]).in_tables
+        connection = BaseHook.get_connection(conn_id)
+    except Exception:  # lineage is best effort: no parser, no connection
+        log.debug("No SQL lineage for connection %r", conn_id, exc_info=True)
+        return []
+    host = connection.host
+    if connection.conn_type == "sqlite":  # the "host" of a SQLite connection is its file
+        return [lineage.DatasetId(f"sqlite://{host or ''}", table.qualified_name)
+                for table in tables]  # fmt: skip
+    return [
+        lineage.table_dataset(
+            connection.conn_type or "unknown",
+            host,
+            connection.port,
+            connection.schema,
+            table.qualified_name,
+        )
+        for table in tables
+    ]
+
+
+def _summary_facet(summary: BatchSummary, operation: str) -> Any:
+    """The run facet of counts, as the OpenLineage client's attrs class."""
+    import attrs
+    from airflow.providers.common.compat.openlineage.facet import RunFacet
+
+    @attrs.define
+    class AltcraftBatchRunFacet(RunFacet):  # type: ignore[misc]
+        """Counts of one Altcraft batch run (no personal data)."""
+
+        operation: str = ""
+        rows: int = 0
+        sent: int = 0
+        already_present: int = 0
+        unknown: int = 0
+        failed: int = 0
+        skipped_invalid: int = 0
+        duration_sec: float = 0.0
+
+    return AltcraftBatchRunFacet(
+        operation=operation,
+        rows=summary.rows,
+        sent=summary.sent,
+        already_present=summary.already_present,
+        unknown=summary.unknown,
+        failed=summary.failed,
+        skipped_invalid=summary.skipped_invalid,
+        duration_sec=round(summary.duration_sec, 3),
+    )
+
+
+def batch_lineage(
+    *,
+    inputs: list[DatasetId],
+    base_url: str | None,
+    results_path: str | None,
+    summary: BatchSummary | None,
+    operation: str,
+) -> Any | None:
+    """An ``OperatorLineage`` of a batch task (None without the OpenLineage provider)."""
+    outputs = [] if base_url is None else [lineage.altcraft_ledger(base_url)]
+    if results_path is not None:
+        outputs.append(lineage.file_dataset(results_path))
+    facets: dict[str, Any] = {}
+    if summary is not None:
+        try:
+            facets[RUN_FACET] = _summary_facet(summary, operation)
+        except ImportError:
+            return None
+    return lineage.operator_lineage(inputs, outputs, **facets)

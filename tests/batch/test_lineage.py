@@ -1,0 +1,133 @@
+"""OpenLineage of the batch operators, as the OpenLineage provider emits it in a real DAG run.
+
+The run happens in a subprocess (tests/metrics/run_dag.py runs ``dag.test()`` there) whose
+environment turns the provider on with a file transport: the provider decides once per
+process, at plugin load, whether its listener is registered, so this test process (whose
+Airflow is already loaded without it) cannot switch it. The listener then writes every event
+as one JSON line; the COMPLETE event of the batch task must name the rows file (or the SQL
+table) as input and the Altcraft ledger and the results file as outputs, with a run facet of
+counts, and hold no e-mail, phone or token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_altcraft.sandbox import SandboxHandle
+from tests.batch.conftest import MEMBERS, make_rows, write_csv
+from tests.conftest import REPO, TOKEN
+from tests.dagrun import copy_dag_file, dags_dir
+
+pytest.importorskip(
+    "airflow.providers.openlineage", reason="the OpenLineage provider is not installed"
+)
+
+
+def run_with_lineage(tmp_path: Path, dag_id: str, arguments: dict[str, Any]) -> list[Any]:
+    """Run tests/dags/batch_operator.py with ``arguments`` in a subprocess with OpenLineage
+    on; every event it emitted."""
+    spec = {"dag_id": dag_id, "operator": "Redeem", "retries": 0, "arguments": arguments}
+    copy_dag_file("batch_operator", dags_dir(), spec)
+    events_file = tmp_path / "events.jsonl"
+    env = os.environ.copy()
+    env.update(
+        {
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(events_file), "append": True}
+            ),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "altcraft-tests",
+            "AIRFLOW__OPENLINEAGE__DISABLED": "False",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+        }
+    )
+    output = tmp_path / "run.json"
+    process = subprocess.run(
+        [sys.executable, "-m", "tests.metrics.run_dag", "batch_operator", dag_id, str(output)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert json.loads(output.read_text())["tasks"] == {"batch": "success"}
+    assert events_file.exists(), "the OpenLineage listener emitted nothing"
+    return [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+
+
+def batch_event(events: list[Any], event_type: str) -> dict[str, Any]:
+    (event,) = [
+        e for e in events
+        if e.get("eventType") == event_type and e["job"]["name"].endswith(".batch")
+    ]  # fmt: skip
+    return dict(event)
+
+
+def datasets(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(item["namespace"], item["name"]) for item in items}
+
+
+def assert_no_personal_data(events: list[Any]) -> None:
+    text = json.dumps(events)
+    assert TOKEN not in text
+    assert "@example.com" not in text
+    assert "+1555100" not in text
+
+
+def test_complete_event_names_the_rows_file_the_ledger_and_the_results(
+    batch_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    rows = make_rows(30)
+    source = write_csv(tmp_path / "rows.csv", rows)
+    results = tmp_path / "out" / "results.csv"
+
+    events = run_with_lineage(
+        tmp_path,
+        "lineage_rows_file",
+        {"rows_file": f"file://{source}", "results_path": str(results)},
+    )
+
+    ledger = ("altcraft://" + batch_sandbox.url.split("://", 1)[1].rstrip("/"),
+              "loyalty/transactions")  # fmt: skip
+    complete = batch_event(events, "COMPLETE")
+    assert datasets(complete["inputs"]) == {("file", str(source))}
+    assert datasets(complete["outputs"]) == {ledger, ("file", str(results))}
+    facet = complete["run"]["facets"]["altcraft_batch"]
+    assert {key: facet[key] for key in ("operation", "rows", "sent", "failed", "unknown")} == {
+        "operation": "redeem", "rows": 30, "sent": 30, "failed": 0, "unknown": 0,
+    }  # fmt: skip
+    start = batch_event(events, "START")
+    assert datasets(start["inputs"]) == {("file", str(source))}
+    assert ledger in datasets(start["outputs"])
+    assert_no_personal_data(events)
+
+
+def test_sql_rows_are_lineage_of_their_table(
+    batch_sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "orders.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE redemptions (order_id TEXT, email TEXT, amount TEXT)")
+        conn.executemany(
+            "INSERT INTO redemptions VALUES (?, ?, ?)",
+            [(r["order_id"], r["email"], r["amount"]) for r in make_rows(MEMBERS)],
+        )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ORDERS_DB", json.dumps({"conn_type": "sqlite", "host": str(db)})
+    )
+
+    events = run_with_lineage(
+        tmp_path,
+        "lineage_sql",
+        {"sql": "SELECT order_id, email, amount FROM redemptions", "sql_conn_id": "orders_db",
+         "row_key_column": "order_id"},
+    )  # fmt: skip
+
+    complete = batch_event(events, "COMPLETE")
+    assert datasets(complete["inputs"]) == {(f"sqlite://{db}", "redemptions")}
+    assert complete["run"]["facets"]["altcraft_batch"]["sent"] == MEMBERS
+    assert_no_personal_data(events)

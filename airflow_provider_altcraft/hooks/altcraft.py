@@ -108,6 +108,9 @@ class AltcraftHook(AltcraftBaseHook):
     :param altcraft_conn_id: an Airflow connection of type ``altcraft``: host = the account's
         base URL (``https://<domain>``), password = the API token; extras tune timeouts,
         TLS, retries and rate (see the README).
+    :param pool_maxsize: keep-alive connections to keep (default: the connection's extra).
+    :param max_requests_per_second: a client-side rate cap for this hook (default: the
+        connection's extra; none).
     """
 
     conn_name_attr = "altcraft_conn_id"
@@ -147,6 +150,8 @@ class AltcraftHook(AltcraftBaseHook):
 
         The connection's token must be accepted and a made-up one refused: a wrong host or
         path answers both alike (e.g. 404), so one read alone would pass any web server.
+
+        :return: whether the connection works, and a sentence saying so or why not.
         """
         try:
             refusal = self._token_refusal(None)
@@ -196,7 +201,24 @@ class AltcraftHook(AltcraftBaseHook):
         transaction_eid: str | None = None,
         external_data: dict[str, Any] | None = None,
     ) -> PointsTransaction:
-        """Redeem points (``loyalty/redeeme_points``); never re-sent blindly (see below)."""
+        """Redeem points (``loyalty/redeeme_points``); never re-sent blindly (see
+        :meth:`send_points_request`).
+
+        The arguments are those of docs/parameters.md (checked before any request):
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param amount: the points, a ``Decimal``, int or string (a float is refused).
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id.
+        :param promotion_id: the promotion the operation belongs to.
+        :param is_temp: make a temporary (held) transaction, to commit or roll back later.
+        :param temp_timeout_sec: seconds before a temporary transaction expires.
+        :param created_at: the operation's time: an aware datetime or an RFC3339 string.
+        :param transaction_eid: the caller's key of the transaction (exactly-once lookups).
+        :param external_data: a JSON object stored with the transaction.
+        :return: the transaction Altcraft made.
+        """
         return self._send_points("redeem", locals())
 
     def accrue_points(
@@ -216,7 +238,26 @@ class AltcraftHook(AltcraftBaseHook):
         activation_date: datetime | str | None = None,
         expiration_date: datetime | str | None = None,
     ) -> PointsTransaction:
-        """Accrue points (``loyalty/accrue_points``); never re-sent blindly (see below)."""
+        """Accrue points (``loyalty/accrue_points``); never re-sent blindly (see
+        :meth:`send_points_request`).
+
+        The arguments are those of docs/parameters.md (checked before any request):
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param amount: the points, a ``Decimal``, int or string (a float is refused).
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id.
+        :param promotion_id: the promotion the operation belongs to.
+        :param is_temp: make a temporary (held) transaction, to commit or roll back later.
+        :param temp_timeout_sec: seconds before a temporary transaction expires.
+        :param created_at: the operation's time: an aware datetime or an RFC3339 string.
+        :param transaction_eid: the caller's key of the transaction (exactly-once lookups).
+        :param external_data: a JSON object stored with the transaction.
+        :param activation_date: when the points become active (aware datetime or RFC3339).
+        :param expiration_date: when the points expire (after ``activation_date``).
+        :return: the transaction Altcraft made.
+        """
         return self._send_points("accrue", locals())
 
     def _send_points(
@@ -231,8 +272,10 @@ class AltcraftHook(AltcraftBaseHook):
     def send_points_request(self, request: PointsRequest) -> PointsTransaction:
         """Send a validated redeem/accrue request.
 
-        Raises :class:`AltcraftOutcomeUnknownError` when it may have been applied without an
-        answer; it is never re-sent blindly.
+        :param request: the request, built by :meth:`PointsRequest.build`.
+        :return: the transaction Altcraft made.
+        :raises AltcraftOutcomeUnknownError: it may have been applied without an answer; it
+            is never re-sent blindly.
         """
         endpoint = (
             "loyalty/redeeme_points" if request.operation == "redeem" else "loyalty/accrue_points"
@@ -267,8 +310,13 @@ class AltcraftHook(AltcraftBaseHook):
         still be applying the request, and only a later attempt (the task's next try, which
         checks first) may send it again.
 
-        Raises :class:`AltcraftEidSettledError` when the eid names a transaction that was
-        rolled back, cancelled or expired.
+        :param request: the request; its ``transaction_eid`` is required.
+        :param check_existing: look the eid up before sending.
+        :return: the transaction, sent now or found (``already_existed``).
+        :raises AltcraftEidSettledError: the eid names a transaction that was rolled back,
+            cancelled or expired.
+        :raises AltcraftOutcomeUnknownError: it may have been applied and the lookup did not
+            find it (yet).
         """
         eid = request.transaction_eid
         if eid is None:
@@ -319,7 +367,10 @@ class AltcraftHook(AltcraftBaseHook):
         """``request`` with its currency set: an eid lookup (``loyalty/account/transactions``)
         needs the currency the transaction was made in, so a request sent exactly once names
         it explicitly (its own, else the connection's ``default_points_currency_eid``) rather
-        than leave Altcraft to pick one the lookup might not search."""
+        than leave Altcraft to pick one the lookup might not search.
+
+        :param request: a redeem/accrue request.
+        """
         if request.points_currency_iid is not None or request.points_currency_eid is not None:
             return request
         _, eid = self._currency_for("exactly-once sending (its eid lookups)", None, None)
@@ -375,8 +426,12 @@ class AltcraftHook(AltcraftBaseHook):
     ) -> TransactionResult:
         """Commit a temporary transaction (``loyalty/commit_transaction``).
 
-        ``retried``: this same commit may already have been applied by an earlier attempt
-        (a task retry); a refusal saying it is already committed then counts as success.
+        :param transaction_id: the transaction's id; or
+        :param transaction_eid: its external id (one of the two is required).
+        :param retried: this same commit may already have been applied by an earlier
+            attempt (a task retry); a refusal saying it is already committed then counts as
+            success.
+        :return: the transaction now holding the points, and the active balance.
         """
         return self._transaction_action(
             "loyalty/commit_transaction", transaction_id, transaction_eid, retried
@@ -389,8 +444,13 @@ class AltcraftHook(AltcraftBaseHook):
         transaction_eid: str | None = None,
         retried: bool = False,
     ) -> TransactionResult:
-        """Roll back a temporary transaction (``loyalty/rollback_transaction``); ``retried``
-        as for :meth:`commit_transaction`."""
+        """Roll back a temporary transaction (``loyalty/rollback_transaction``).
+
+        :param transaction_id: the transaction's id; or
+        :param transaction_eid: its external id (one of the two is required).
+        :param retried: as for :meth:`commit_transaction` ("already rolled back").
+        :return: the transaction and the active balance.
+        """
         return self._transaction_action(
             "loyalty/rollback_transaction", transaction_id, transaction_eid, retried
         )
@@ -402,8 +462,13 @@ class AltcraftHook(AltcraftBaseHook):
         transaction_eid: str | None = None,
         retried: bool = False,
     ) -> TransactionResult:
-        """Cancel a temporary or permanent transaction (``loyalty/cancel_transaction``);
-        ``retried`` as for :meth:`commit_transaction`."""
+        """Cancel a temporary or permanent transaction (``loyalty/cancel_transaction``).
+
+        :param transaction_id: the transaction's id; or
+        :param transaction_eid: its external id (one of the two is required).
+        :param retried: as for :meth:`commit_transaction` ("already cancelled").
+        :return: the transaction and the active balance.
+        """
         return self._transaction_action(
             "loyalty/cancel_transaction", transaction_id, transaction_eid, retried
         )
@@ -447,7 +512,14 @@ class AltcraftHook(AltcraftBaseHook):
         points_currency_iid: int | None = None,
         points_currency_eid: str | None = None,
     ) -> Balance:
-        """Total and active balance (``loyalty/account/balance``)."""
+        """Total and active balance (``loyalty/account/balance``).
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither:
+            Altcraft's default currency.
+        """
         payload = _account_payload(
             loyalty_program_id, matching, points_currency_iid, points_currency_eid
         )
@@ -466,7 +538,16 @@ class AltcraftHook(AltcraftBaseHook):
         from_id: str | None = None,
         limit: int = 20,
     ) -> list[AccountTransaction]:
-        """One page of ``loyalty/account/transactions``: those after ``from_id``."""
+        """One page of ``loyalty/account/transactions``: those after ``from_id``.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither: the
+            connection's ``default_points_currency_eid`` (required then).
+        :param from_id: the last transaction id of the previous page (None: the first page).
+        :param limit: transactions per page, at most 100.
+        """
         limit = parse_limit(limit, maximum=ACCOUNT_TRANSACTIONS_PAGE_MAX)
         from_id = parse_optional_str(from_id, "from_id")
         payload = _account_payload(
@@ -504,6 +585,14 @@ class AltcraftHook(AltcraftBaseHook):
         """Every transaction of the account, page by page (``from_id`` = last id seen).
 
         Altcraft publishes no next-page marker: a page shorter than ``page_size`` ends it.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither: the
+            connection's ``default_points_currency_eid`` (required then).
+        :param from_id: start after this transaction id (None: from the first).
+        :param page_size: transactions per request, at most 100.
         """
         seen_last: str | None = None
         while True:
@@ -531,7 +620,15 @@ class AltcraftHook(AltcraftBaseHook):
     ) -> AccountTransaction | None:
         """The member's transaction holding this ``transaction_eid`` (see
         :func:`~airflow_provider_altcraft.models.eid_holder`), or None; raises
-        :class:`AltcraftEidSettledError` when it reports a settled state."""
+        :class:`AltcraftEidSettledError` when it reports a settled state.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param transaction_eid: the eid to look for.
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither: the
+            connection's ``default_points_currency_eid`` (required then).
+        """
         return eid_holder(
             transaction_eid,
             self.find_transactions_by_eid(
@@ -557,6 +654,13 @@ class AltcraftHook(AltcraftBaseHook):
 
         Altcraft has no lookup by eid, so this pages through all the member's transactions in
         the currency (required: the connection's default is used when none is given).
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param transaction_eid: the eid to look for.
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither: the
+            connection's ``default_points_currency_eid`` (required then).
         """
         if parse_optional_str(transaction_eid, "transaction_eid") is None:
             raise AltcraftValidationError(
@@ -584,7 +688,16 @@ class AltcraftHook(AltcraftBaseHook):
         points_currency_eid: str | None = None,
     ) -> Decimal:
         """Points that expire in the period (see :meth:`Period.from_arguments`: a date is a
-        whole UTC day, a date-time ``date_to`` is excluded), sent as RFC3339 bounds."""
+        whole UTC day, a date-time ``date_to`` is excluded), sent as RFC3339 bounds.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        :param date_from: the period's start (a date, datetime or ISO string).
+        :param date_to: the period's end.
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither: the
+            connection's ``default_points_currency_eid`` (required then).
+        """
         payload = _account_payload(
             loyalty_program_id,
             matching,
@@ -598,7 +711,12 @@ class AltcraftHook(AltcraftBaseHook):
     def get_profile_tiers(
         self, *, loyalty_program_id: int, tiers_group_id: int, matching: Matching
     ) -> list[ProfileTier]:
-        """The profile's tier in a tiers group (``loyalty/account/tiers``)."""
+        """The profile's tier in a tiers group (``loyalty/account/tiers``).
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param tiers_group_id: the tiers group's id.
+        :param matching: how Altcraft finds the member (:class:`Matching`).
+        """
         payload = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
             "tiers_group_id": parse_positive_int(tiers_group_id, "tiers_group_id"),
@@ -618,7 +736,13 @@ class AltcraftHook(AltcraftBaseHook):
         limit: int | None = None,
         is_active: bool | None = None,
     ) -> PromotionsPage:
-        """One page of trigger promotions; ``next_from_id`` is None on the last page."""
+        """One page of trigger promotions; ``next_from_id`` is None on the last page.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param from_id: the previous page's ``next_from_id`` (None: the first page).
+        :param limit: promotions per page (Altcraft's default when None).
+        :param is_active: only active (True) or inactive (False) promotions; None: all.
+        """
         payload: dict[str, Any] = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id")
         }
@@ -640,7 +764,12 @@ class AltcraftHook(AltcraftBaseHook):
     def iter_trigger_promotions(
         self, *, loyalty_program_id: int, is_active: bool | None = None, page_size: int = 100
     ) -> Iterator[Promotion]:
-        """Every trigger promotion, following ``next_from_id``."""
+        """Every trigger promotion, following ``next_from_id``.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param is_active: only active (True) or inactive (False) promotions; None: all.
+        :param page_size: promotions per request.
+        """
         from_id: int | None = None
         while True:
             page = self.get_trigger_promotions(
@@ -663,7 +792,14 @@ class AltcraftHook(AltcraftBaseHook):
         matching: Matching,
         registration_date: datetime | str | None = None,
     ) -> str:
-        """Register the profile in the program; returns its ``profile_id``."""
+        """Register the profile in the program (``loyalty/register_member``).
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the profile (:class:`Matching`).
+        :param registration_date: the registration's time (aware datetime or RFC3339);
+            None: now, as Altcraft records it.
+        :return: the profile's ``profile_id``.
+        """
         payload: dict[str, Any] = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
             **Matching.check(matching).to_payload(),
@@ -675,7 +811,12 @@ class AltcraftHook(AltcraftBaseHook):
         return self._member_call("loyalty/register_member", payload)
 
     def remove_member(self, *, loyalty_program_id: int, matching: Matching) -> str:
-        """Remove the profile from the program; returns its ``profile_id``."""
+        """Remove the profile from the program (``loyalty/delete_member``).
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param matching: how Altcraft finds the profile (:class:`Matching`).
+        :return: the profile's ``profile_id``.
+        """
         payload = {
             "loyalty_program_id": parse_positive_int(loyalty_program_id, "loyalty_program_id"),
             **Matching.check(matching).to_payload(),
@@ -713,6 +854,16 @@ class AltcraftHook(AltcraftBaseHook):
         :meth:`Period.from_arguments`. Altcraft reads both bounds as inclusive: the file may
         hold rows created at exactly the period's end, which
         :func:`~airflow_provider_altcraft.export_files.assemble_export` drops.
+
+        :param loyalty_program_id: the loyalty program's id.
+        :param date_from: the period's start (a date, datetime or ISO string).
+        :param date_to: the period's end.
+        :param points_currency_iid: the points currency by id; or
+        :param points_currency_eid: the points currency by external id. Neither: the
+            connection's ``default_points_currency_eid`` (required then).
+        :param from_id: export only transactions after this id.
+        :param period: the period, instead of ``date_from``/``date_to``.
+        :return: the Altcraft ``task_id`` to poll with :meth:`get_task_status`.
         """
         if period is None:
             period = Period.from_arguments(date_from, date_to)
@@ -733,7 +884,10 @@ class AltcraftHook(AltcraftBaseHook):
         return str(data["task_id"])
 
     def get_task_status(self, task_id: str) -> TaskStatus:
-        """Status of an asynchronous task (``tasks/status``)."""
+        """Status of an asynchronous task (``tasks/status``).
+
+        :param task_id: the Altcraft task id (e.g. from :meth:`start_transactions_export`).
+        """
         if parse_optional_str(task_id, "task_id") is None:
             raise AltcraftValidationError("task_id", "is missing", "pass the export's task_id")
         endpoint = "tasks/status"
@@ -746,6 +900,10 @@ class AltcraftHook(AltcraftBaseHook):
         ``url`` is what ``tasks/status`` gave: a path on the account's host, or an absolute
         URL. The token is only sent to the account's own host. The file appears at
         ``destination`` complete or not at all (written beside it, then renamed).
+
+        :param url: the file's URL or path, as ``tasks/status`` gave it.
+        :param destination: the local file to write.
+        :return: the file's size in bytes.
         """
         import requests
 
@@ -794,7 +952,12 @@ class AltcraftHook(AltcraftBaseHook):
 
 
 def transaction_reference(transaction_id: object, transaction_eid: object) -> dict[str, str]:
-    """The ``transaction_id`` and/or ``transaction_eid`` of commit/rollback/cancel."""
+    """The ``transaction_id`` and/or ``transaction_eid`` of commit/rollback/cancel.
+
+    :param transaction_id: the transaction's id, or None.
+    :param transaction_eid: its external id, or None (one of the two is required).
+    :raises AltcraftValidationError: both are missing.
+    """
     reference = {
         "transaction_id": parse_optional_str(transaction_id, "transaction_id"),
         "transaction_eid": parse_optional_str(transaction_eid, "transaction_eid"),

@@ -23,6 +23,12 @@ from contextlib import contextmanager
 
 
 class Throttle:
+    """The pacing of one hook, shared by its threads (see the module docstring).
+
+    :param max_requests_per_second: a client-side rate; None or 0: no rate limit.
+    :param max_in_flight: the most requests in flight at once (the adaptive limit's ceiling).
+    """
+
     def __init__(self, max_requests_per_second: float | None, max_in_flight: int = 16) -> None:
         self._interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
         self._lock = threading.Lock()
@@ -36,7 +42,10 @@ class Throttle:
         self._generation = 0
 
     def cap(self, max_in_flight: int) -> None:
-        """Never more than ``max_in_flight`` requests in flight (the limit adapts below it)."""
+        """Never more than ``max_in_flight`` requests in flight (the limit adapts below it).
+
+        :param max_in_flight: the new ceiling (at least 1).
+        """
         with self._room:
             self._max_in_flight = max(1, max_in_flight)
             self._limit = min(self._limit, float(self._max_in_flight))
@@ -84,7 +93,10 @@ class Throttle:
 
     def overloaded(self, generation: int | None = None) -> None:
         """Multiplicative decrease after an overload answer that named no ``Retry-After``,
-        unless the request was sent before the last cut (``generation``)."""
+        unless the request was sent before the last cut.
+
+        :param generation: what :meth:`in_flight` yielded for the request; None: cut anyway.
+        """
         with self._room:
             if generation is not None and generation != self._generation:
                 return
@@ -92,6 +104,9 @@ class Throttle:
             self._limit = max(1.0, self._limit * 0.75)
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller back for ``seconds`` from now (never shortens a longer pause)."""
+        """Hold every caller back from now on (never shortens a longer pause).
+
+        :param seconds: how long, e.g. the answer's ``Retry-After``.
+        """
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)

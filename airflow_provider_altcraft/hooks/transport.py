@@ -64,13 +64,14 @@ SANDBOX_HEADER_NAME = "X-Altcraft-Sandbox"
 class Decision:
     """What to do after one attempt.
 
-    ``action``: ``"retry"``; ``"outcome_unknown"`` (raise :class:`AltcraftOutcomeUnknownError`:
-    it may have been applied and must not be sent again); ``"give_up"`` (a transport error and
-    no retry left); ``"redirect"`` (never followed); ``"answer"`` (read the envelope: success
-    or the typed error it stands for). For a retry: ``pause_all`` (honour ``Retry-After`` in
-    every thread), ``shrink`` (an overload without ``Retry-After``: cut the in-flight limit),
-    ``maybe_applied`` (the attempt may have been applied: a later "already done" refusal then
-    means it was).
+    :param action: ``"retry"``; ``"outcome_unknown"`` (raise
+        :class:`AltcraftOutcomeUnknownError`: it may have been applied and must not be sent
+        again); ``"give_up"`` (a transport error and no retry left); ``"redirect"`` (never
+        followed); ``"answer"`` (read the envelope: success or the typed error it stands for).
+    :param pause_all: for a retry: honour ``Retry-After`` in every thread.
+    :param shrink: for a retry: an overload without ``Retry-After``, cut the in-flight limit.
+    :param maybe_applied: for a retry: the attempt may have been applied, so a later "already
+        done" refusal means it was.
     """
 
     action: Literal["retry", "outcome_unknown", "give_up", "redirect", "answer"]
@@ -88,8 +89,15 @@ def decide(
     has_retry_after: bool,
     http_503_not_applied: bool,
 ) -> Decision:
-    """The retry decision, pure. ``status`` None means a transport error (``sent``: it may
-    have reached the server); otherwise the answer's HTTP status."""
+    """The retry decision, pure.
+
+    :param status: the answer's HTTP status; None for a transport error.
+    :param sent: for a transport error: the request may have reached the server.
+    :param resend_safe: applying the request twice is harmless (reads, state changes).
+    :param retries_left: how many more attempts the connection allows.
+    :param has_retry_after: the answer carries a ``Retry-After``.
+    :param http_503_not_applied: the connection's extra: a 503 means "not processed".
+    """
     if status is None:
         if sent and not resend_safe:
             return Decision("outcome_unknown")
@@ -114,7 +122,14 @@ def decide(
 
 
 class AltcraftBaseHook(BaseHook):
-    """The connection, the session and the call loop; the API methods are the subclass's."""
+    """The connection, the session and the call loop; the API methods are the subclass's.
+
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``) to use.
+    :param pool_maxsize: keep-alive connections to keep (default: the connection's extra);
+        a batch sizes it to its threads.
+    :param max_requests_per_second: a client-side rate cap for this hook (default: the
+        connection's extra; none).
+    """
 
     #: Whether the last answer came from the provider's sandbox (its header said so).
     answered_by_sandbox = False
@@ -191,7 +206,10 @@ class AltcraftBaseHook(BaseHook):
 
     def limit_in_flight(self, requests: int) -> None:
         """At most ``requests`` requests of this hook in flight at once, from any thread
-        (default: the connection pool's size); the limit adapts below it under overload."""
+        (default: the connection pool's size); the limit adapts below it under overload.
+
+        :param requests: the most requests in flight at once (at least 1).
+        """
         self._throttle.cap(requests)
 
     def close(self) -> None:
@@ -210,9 +228,12 @@ class AltcraftBaseHook(BaseHook):
     ) -> dict[str, Any]:
         """POST ``payload`` to ``endpoint`` and return the checked envelope.
 
-        ``resend_safe`` says whether applying the request twice is harmless (see
-        :func:`decide`). ``token`` replaces the connection's (the connection test sends a
-        made-up one).
+        :param endpoint: the API method, e.g. ``loyalty/account/balance``.
+        :param payload: the JSON body (the token is added when it travels in the body).
+        :param resend_safe: whether applying the request twice is harmless (see
+            :func:`decide`).
+        :param transaction_eid: named in an :class:`AltcraftOutcomeUnknownError`.
+        :param token: replaces the connection's (the connection test sends a made-up one).
         """
         import requests
 

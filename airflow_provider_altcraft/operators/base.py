@@ -69,7 +69,10 @@ SINGLE_ARGUMENT_CHECKS: dict[str, Callable[[object, str], object]] = {
 
 
 def is_dynamic(value: object) -> bool:
-    """True for a value only known at run time: a Jinja template or an XComArg (nested too)."""
+    """True for a value only known at run time: a Jinja template or an XComArg (nested too).
+
+    :param value: an argument's value as the DAG file gave it.
+    """
     if isinstance(value, XComArg):
         return True
     if isinstance(value, str):
@@ -86,10 +89,19 @@ matching_from = Matching.from_values
 
 
 def matching_from_arguments(values: Mapping[str, Any]) -> Matching:
+    """The member's :class:`Matching` from the operator arguments (``profile_email`` is the
+    e-mail).
+
+    :param values: the arguments by name.
+    """
     return Matching.from_values(values, email_key="profile_email")
 
 
 def check_currency(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked points-currency arguments, as the API's payload (empty when none given).
+
+    :param values: the arguments by name (``points_currency_iid``, ``points_currency_eid``).
+    """
     return currency_payload(values.get("points_currency_iid"), values.get("points_currency_eid"))
 
 
@@ -100,6 +112,11 @@ class AltcraftEidSettledError(exceptions.AltcraftEidSettledError, AirflowFailExc
 
     @classmethod
     def from_error(cls, error: exceptions.AltcraftEidSettledError) -> AltcraftEidSettledError:
+        """The task-level error for the hook's.
+
+        :param error: the hook's error
+            (:class:`airflow_provider_altcraft.exceptions.AltcraftEidSettledError`).
+        """
         return cls(error.transaction_eid, error.transaction_id, error.status)
 
 
@@ -131,6 +148,11 @@ class AltcraftTaskMixin(_TaskBase):  # type: ignore[misc,valid-type]
 
         With ``render_template_as_native_obj`` Airflow would literal_eval such a string too,
         turning ``amount="25.00"`` into a float and ``phone="+15550000001"`` into an int.
+
+        :param content: the value to render.
+        :param context: the task's context.
+        :param jinja_env: the Jinja environment (default: the DAG's).
+        :param seen_oids: objects already rendered (Airflow's guard against cycles).
         """
         if isinstance(content, str) and not is_dynamic(content):
             return content
@@ -156,7 +178,11 @@ class AltcraftTaskMixin(_TaskBase):  # type: ignore[misc,valid-type]
         return AltcraftHook(altcraft_conn_id=self.altcraft_conn_id)
 
     def build(self, values: Mapping[str, Any]) -> Any:
-        """Validate the argument values; raise :class:`AltcraftValidationError` if one is bad."""
+        """Validate the argument values into the request object.
+
+        :param values: the argument values by name (rendered, at execute time).
+        :raises AltcraftValidationError: an argument is bad.
+        """
         raise NotImplementedError
 
     def _argument_values(self) -> dict[str, Any]:
@@ -193,7 +219,10 @@ class AltcraftTaskMixin(_TaskBase):  # type: ignore[misc,valid-type]
 
     def check_static_rules(self, values: Mapping[str, Any]) -> None:
         """Rules of the operator that hold whatever the templates render (parse time, when
-        some argument is templated; :meth:`build` checks them otherwise)."""
+        some argument is templated; :meth:`build` checks them otherwise).
+
+        :param values: the argument values by name, some of them still templates.
+        """
 
     def build_for_execute(self) -> Any:
         """The validated request from the rendered arguments; a bad one fails without retry."""
@@ -204,7 +233,11 @@ class AltcraftTaskMixin(_TaskBase):  # type: ignore[misc,valid-type]
 
 
 class AltcraftBaseOperator(AltcraftTaskMixin, BaseOperator):
-    """Base of the Altcraft operators (see :class:`AltcraftTaskMixin`)."""
+    """Base of the Altcraft operators (see :class:`AltcraftTaskMixin`).
+
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated; default
+        ``altcraft_default``.
+    """
 
     template_fields: Sequence[str] = ("altcraft_conn_id",)
     ui_color = "#f0e4ff"

@@ -201,28 +201,78 @@ class _PointsOperator(AltcraftBaseOperator):
 
 
 class AltcraftRedeemPointsOperator(_PointsOperator):
-    """Redeem a member's points (``loyalty/redeeme_points``).
+    """Redeem a member's points (``loyalty/redeeme_points``), exactly once.
 
     Every argument has the name of the API parameter and is templated, except
-    ``profile_email``, sent as the API's ``email`` (see the module docstring). ``amount`` is a
-    string, int or Decimal (a float is refused). ``created_at`` is an aware datetime or an
-    RFC3339 string, sent as RFC3339 UTC. ``matching`` may be left out when exactly one of
-    ``profile_email`` / ``phone`` / ``profile_id`` / ``field_name`` is given.
+    ``profile_email``, sent as the API's ``email`` (see the module docstring).
 
     Returns (XCom ``return_value``) the ``transaction_id``; also pushes ``transaction_eid``,
     ``balance_before`` and ``balance_after`` (strings) and ``already_existed``.
 
+    :param loyalty_program_id: the loyalty program.
+    :param amount: the points: a positive decimal with at most 2 places, as a string, int or
+        ``Decimal`` (a float is refused).
+    :param is_temp: make a temporary transaction, held until commit or rollback.
+    :param points_currency_iid: the currency's internal id; or
+    :param points_currency_eid: the currency's external id. One of the two is required (the
+        exactly-once lookups search one currency); see the connection's
+        ``default_points_currency_eid``.
+    :param promotion_id: the promotion the transaction belongs to.
+    :param temp_timeout_sec: seconds until Altcraft rolls a temporary transaction back
+        (needs ``is_temp``).
+    :param transaction_eid: the exactly-once key; by default derived from the DAG id, task
+        id, run id and map index (the same on every retry).
+    :param external_data: a JSON object (or its text) stored with the transaction.
+    :param created_at: when it happened: an aware datetime or RFC3339, sent as RFC3339 UTC.
+    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
+        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
+    :param profile_email: the member's e-mail (sent as the API's ``email``).
+    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
+    :param profile_id: the member's profile id.
+    :param field_name: ``matching="custom"``: the profile field to match on.
+    :param field_value: ``matching="custom"``: the field's value.
     :param check_existing: look the eid up before sending. Default: when the eid was given,
         or the task is being retried.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
     """
 
     operation = "redeem"
 
 
 class AltcraftAccruePointsOperator(_PointsOperator):
-    """Accrue points to a member (``loyalty/accrue_points``).
+    """Accrue points to a member (``loyalty/accrue_points``), exactly once.
 
-    As :class:`AltcraftRedeemPointsOperator`, plus ``activation_date`` and ``expiration_date``.
+    As :class:`AltcraftRedeemPointsOperator` (the same XComs), plus ``activation_date`` and
+    ``expiration_date``.
+
+    :param loyalty_program_id: the loyalty program.
+    :param amount: the points: a positive decimal with at most 2 places, as a string, int or
+        ``Decimal`` (a float is refused).
+    :param is_temp: make a temporary transaction, held until commit or rollback.
+    :param points_currency_iid: the currency's internal id; or
+    :param points_currency_eid: the currency's external id. One of the two is required (the
+        exactly-once lookups search one currency); see the connection's
+        ``default_points_currency_eid``.
+    :param promotion_id: the promotion the transaction belongs to.
+    :param temp_timeout_sec: seconds until Altcraft rolls a temporary transaction back
+        (needs ``is_temp``).
+    :param transaction_eid: the exactly-once key; by default derived from the DAG id, task
+        id, run id and map index (the same on every retry).
+    :param external_data: a JSON object (or its text) stored with the transaction.
+    :param created_at: when it happened: an aware datetime or RFC3339, sent as RFC3339 UTC.
+    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
+        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
+    :param profile_email: the member's e-mail (sent as the API's ``email``).
+    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
+    :param profile_id: the member's profile id.
+    :param field_name: ``matching="custom"``: the profile field to match on.
+    :param field_value: ``matching="custom"``: the field's value.
+    :param check_existing: look the eid up before sending. Default: when the eid was given,
+        or the task is being retried.
+    :param activation_date: when the accrued points become active: an aware datetime or
+        RFC3339.
+    :param expiration_date: when the accrued points expire (after ``activation_date``).
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
     """
 
     operation = "accrue"
@@ -307,6 +357,10 @@ class AltcraftCommitTransactionOperator(_TransactionActionOperator):
     fails the task, without retries, with Altcraft's error text: in a DAG's own flow that means
     something else settled the transaction first, or the hold expired before the commit.
     Returns the ``transaction_id``; pushes ``balance`` (the active balance, a string).
+
+    :param transaction_id: the transaction's id (templated), e.g. ``redeem.output``; or
+    :param transaction_eid: its external id (templated). One of the two is required.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
     """
 
     action = "commit"
@@ -318,6 +372,10 @@ class AltcraftRollbackTransactionOperator(_TransactionActionOperator):
     If the transaction reference renders empty (the redeem task failed before producing a
     transaction id), there is nothing to roll back and the task is skipped. Rolling back a
     transaction that is no longer temporary fails without retries, as for the commit.
+
+    :param transaction_id: the transaction's id (templated), e.g. ``redeem.output``; or
+    :param transaction_eid: its external id (templated). One of the two is required.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
     """
 
     action = "rollback"
@@ -329,13 +387,31 @@ class AltcraftRollbackTransactionOperator(_TransactionActionOperator):
 
 
 class AltcraftCancelTransactionOperator(_TransactionActionOperator):
-    """Cancel any transaction, temporary or permanent (``loyalty/cancel_transaction``)."""
+    """Cancel any transaction, temporary or permanent (``loyalty/cancel_transaction``).
+
+    Returns the ``transaction_id``; pushes ``balance`` (the active balance, a string).
+
+    :param transaction_id: the transaction's id (templated), e.g. ``redeem.output``; or
+    :param transaction_eid: its external id (templated). One of the two is required.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    """
 
     action = "cancel"
 
 
 class _MemberOperator(AltcraftBaseOperator):
-    """An operation on one program member found by matching."""
+    """An operation on one program member found by matching (every argument templated).
+
+    :param loyalty_program_id: the loyalty program.
+    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
+        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
+    :param profile_email: the member's e-mail (sent as the API's ``email``).
+    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
+    :param profile_id: the member's profile id.
+    :param field_name: ``matching="custom"``: the profile field to match on.
+    :param field_value: ``matching="custom"``: the field's value.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    """
 
     member_arguments: ClassVar[tuple[str, ...]] = ("loyalty_program_id", *MATCHING_ARGUMENTS)
     template_fields: Sequence[str] = ("altcraft_conn_id", *member_arguments)
@@ -372,7 +448,20 @@ class _MemberOperator(AltcraftBaseOperator):
 
 
 class AltcraftGetBalanceOperator(_MemberOperator):
-    """Read a member's balance; returns ``{"total_balance": str, "active_balance": str}``."""
+    """Read a member's balance; returns ``{"total_balance": str, "active_balance": str}``.
+
+    :param loyalty_program_id: the loyalty program.
+    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
+        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
+    :param profile_email: the member's e-mail (sent as the API's ``email``).
+    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
+    :param profile_id: the member's profile id.
+    :param field_name: ``matching="custom"``: the profile field to match on.
+    :param field_value: ``matching="custom"``: the field's value.
+    :param points_currency_iid: the currency's internal id; or
+    :param points_currency_eid: the currency's external id (neither: Altcraft's default).
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    """
 
     template_fields: Sequence[str] = (
         *_MemberOperator.template_fields,
@@ -411,7 +500,19 @@ class AltcraftGetBalanceOperator(_MemberOperator):
 
 
 class AltcraftRegisterMemberOperator(_MemberOperator):
-    """Register a profile in a loyalty program; returns its ``profile_id``."""
+    """Register a profile in a loyalty program; returns its ``profile_id``.
+
+    :param loyalty_program_id: the loyalty program.
+    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
+        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
+    :param profile_email: the member's e-mail (sent as the API's ``email``).
+    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
+    :param profile_id: the member's profile id.
+    :param field_name: ``matching="custom"``: the profile field to match on.
+    :param field_value: ``matching="custom"``: the field's value.
+    :param registration_date: the registration's time: an aware datetime or RFC3339.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    """
 
     template_fields: Sequence[str] = (
         *_MemberOperator.template_fields,
@@ -441,7 +542,18 @@ class AltcraftRegisterMemberOperator(_MemberOperator):
 
 
 class AltcraftRemoveMemberOperator(_MemberOperator):
-    """Remove a profile from a loyalty program; returns its ``profile_id``."""
+    """Remove a profile from a loyalty program; returns its ``profile_id``.
+
+    :param loyalty_program_id: the loyalty program.
+    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
+        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
+    :param profile_email: the member's e-mail (sent as the API's ``email``).
+    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
+    :param profile_id: the member's profile id.
+    :param field_name: ``matching="custom"``: the profile field to match on.
+    :param field_value: ``matching="custom"``: the field's value.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    """
 
     def execute(self, context: Context) -> str:
         arguments = self.build_for_execute()

@@ -34,6 +34,8 @@ class AltcraftExportTaskSensor(AltcraftTaskMixin, BaseSensorOperator):
 
     :param export_task_id: the Altcraft task id (templated), e.g. the ``export_task_id`` XCom
         of an export operator or the ``task_id`` that ``loyalty/transactions_export`` returned.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated; default
+        ``altcraft_default``.
     :param deferrable: wait in the triggerer instead of occupying a worker slot. Default:
         Airflow's ``[operators] default_deferrable`` (False unless configured).
 
@@ -70,6 +72,10 @@ class AltcraftExportTaskSensor(AltcraftTaskMixin, BaseSensorOperator):
         return task_id
 
     def execute(self, context: Context) -> Any:
+        """Poke (``deferrable=False``) or defer to :class:`AltcraftExportTaskTrigger`.
+
+        :param context: the task's context.
+        """
         if not self.deferrable:
             return super().execute(context)
         self.defer(
@@ -83,6 +89,10 @@ class AltcraftExportTaskSensor(AltcraftTaskMixin, BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        """One ``tasks/status`` read: done (with the XCom) when the task completed or failed.
+
+        :param context: the task's context.
+        """
         task_id: str = self.build_for_execute()
         status = self.hook.get_task_status(task_id)
         if status.is_completed or status.is_failed:
@@ -94,6 +104,11 @@ class AltcraftExportTaskSensor(AltcraftTaskMixin, BaseSensorOperator):
         return False
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: the XCom, or the failure its event reports.
+
+        :param context: the task's context.
+        :param event: the trigger's event (see :func:`task_event`).
+        """
         if event.get("status") == "timeout":
             # A sensor timeout, as in poke mode: soft_fail turns it into a skip
             # (BaseSensorOperator.resume_execution), and it is not retried.

@@ -32,6 +32,11 @@ def task_event(
     """The event payload for a finished wait: a final status, a timeout or an error.
 
     Shared by the trigger and the non-deferrable waits, so both end the same way.
+
+    :param task_id: the Altcraft task id.
+    :param status: its final status (None for a timeout or an error).
+    :param timed_out: the wait reached its deadline.
+    :param error: why the wait failed (e.g. Altcraft unreachable).
     """
     if error is not None:
         return {"status": "error", "task_id": task_id, "message": error}
@@ -55,7 +60,11 @@ def task_event(
 
 
 def seconds_until_next_poll(poll_interval: float, deadline: float | None) -> float:
-    """Sleep no longer than the deadline, so a timeout is reported on time."""
+    """Sleep no longer than the deadline, so a timeout is reported on time.
+
+    :param poll_interval: seconds between two polls.
+    :param deadline: wall-clock epoch seconds when the wait ends; None: never.
+    """
     if deadline is None:
         return poll_interval
     return max(0.0, min(poll_interval, deadline - time.time()))
@@ -85,6 +94,7 @@ class AltcraftExportTaskTrigger(BaseTrigger):
         self.deadline = deadline
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The trigger's class path and constructor arguments (for the triggerer)."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -96,6 +106,7 @@ class AltcraftExportTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll ``tasks/status`` until the task ends or the deadline passes; one event."""
         hook = AltcraftHook(altcraft_conn_id=self.altcraft_conn_id)
         try:
             while True:

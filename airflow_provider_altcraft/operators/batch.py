@@ -96,26 +96,49 @@ PROBLEMS_IN_MESSAGE = 20
 class AltcraftBatchPointsOperator(AltcraftBaseOperator):
     """Redeem and/or accrue points for many rows in one task, each exactly once.
 
+    Give exactly one source of rows: ``rows``, ``rows_file`` or ``sql``. Files may be local
+    paths or object-storage URIs (see docs/storage.md).
+
     :param operation: ``"redeem"``, ``"accrue"`` or ``"by_sign"`` (a negative amount redeems
-        its absolute value, a positive one accrues: signed historical adjustments).
+        its absolute value, a positive one accrues: signed historical adjustments). The
+        Redeem and Accrue subclasses set it.
     :param rows: a list of dicts (templated, or an XComArg), keys named as the single
-        operator's arguments (email/phone/profile_id/field_name/field_value/matching, amount,
-        transaction_eid, created_at, external_data, promotion_id, ...).
-    :param rows_file: a local CSV (header row) or JSON-lines file; streamed.
-    :param rows_format: ``"csv"`` or ``"jsonl"``; default from the file name.
-    :param sql: a query whose columns are row fields, run on ``sql_conn_id`` (any common.sql
-        connection); fetched in pages (a server-side cursor on PostgreSQL).
-    :param sql_parameters: parameters of the query.
-    :param row_start: first row number to send (1-based; see :func:`chunk_rows`).
-    :param row_stop: row number to stop before.
+        operator's arguments (``email``, ``phone``, ``profile_id``, ``field_name``,
+        ``field_value``, ``matching``, ``amount``, ``transaction_eid``, ``created_at``,
+        ``external_data``, ``promotion_id`` ...).
+    :param rows_file: a CSV (header row) or JSON-lines file (templated): a local path, a
+        ``file://`` URI, or an object-storage URI that Airflow's ``ObjectStoragePath`` opens
+        (``s3://aws_default@bucket/rows.csv``: the connection in the user part); also an
+        ``ObjectStoragePath``. Streamed, read twice (validation, then sending), never held
+        in memory whole.
+    :param rows_format: ``"csv"`` or ``"jsonl"``; default from the file name's suffixes
+        (``.jsonl``, ``.ndjson`` or ``.json`` read as JSON lines; a URI's path only).
+    :param sql: a query whose columns are row fields (templated; a ``.sql`` file too), run on
+        ``sql_conn_id``; fetched in pages (a server-side cursor on PostgreSQL).
+    :param sql_conn_id: the id of any common.sql connection.
+    :param sql_parameters: parameters of the query (templated).
+    :param row_start: first row number to send (1-based, templated; see :func:`chunk_rows`).
+    :param row_stop: row number to stop before (templated).
     :param column_mapping: input column -> row field, e.g. ``{"points": "amount"}``.
     :param row_key_column: a column that identifies a row across runs: its eid is a uuid5 of
         (dag_id, task_id, key), so a re-run by any DAG run finds it. Without it, eids derive
         from the row's position and the task instance (dag_id, task_id, run_id, map_index).
-    :param loyalty_program_id, points_currency_iid, points_currency_eid, promotion_id,
-        is_temp, temp_timeout_sec, created_at, external_data, matching, activation_date,
-        expiration_date: values for every row (a row's own value wins).
-    :param concurrency: requests in flight at once (threads over one keep-alive session).
+    :param loyalty_program_id: the loyalty program, for every row (a row's own value wins;
+        so for every per-row constant below, all templated).
+    :param points_currency_iid: the currency's internal id.
+    :param points_currency_eid: the currency's external id (default: the connection's
+        ``default_points_currency_eid``).
+    :param promotion_id: the promotion of the transactions.
+    :param is_temp: make temporary transactions, held until commit or rollback.
+    :param temp_timeout_sec: seconds until Altcraft rolls a temporary transaction back.
+    :param created_at: when the transactions happened: RFC3339 or an aware datetime.
+    :param external_data: a JSON object (or its text) stored with each transaction.
+    :param matching: how rows name members: ``email``, ``phone``, ``profile_id`` or
+        ``custom``.
+    :param activation_date: when accrued points become active.
+    :param expiration_date: when accrued points expire.
+    :param concurrency: requests in flight at once (threads over one keep-alive session),
+        1 to 256.
     :param max_requests_per_second: client-side cap shared by all threads (default: the
         connection's ``max_requests_per_second``).
     :param check_existing: look eids up before sending. Default: on a retried task every row;
@@ -123,20 +146,35 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
     :param invalid_rows: ``"fail"`` (default; nothing is sent if any row is bad) or ``"skip"``.
     :param failed_rows: ``"fail"`` (default: the task fails after every row was tried if any
         failed), ``"ignore"``, or an int: the most failed rows tolerated.
-    :param results_path: per-row results, CSV or ``.jsonl``; default under the temp dir,
-        named after the task instance.
+    :param results_path: per-row results, CSV or ``.jsonl`` (templated): a local path or an
+        object-storage URI. A URI's file is written to a private local file and uploaded
+        when the task ends, a failed try's too. Default:
+        ``<results_base>/batch/<dag_id>/<run_id>/<task_id>[_<map_index>].csv``, where
+        ``results_base`` is the ``[altcraft] results_base`` setting
+        (``AIRFLOW__ALTCRAFT__RESULTS_BASE``; point it at storage every worker sees), else
+        ``<temp dir>/altcraft``. A path given here must not hold another run's file.
     :param progress_interval_sec: seconds between progress log lines.
-    :param progress_path: the durable progress record (default: the results path plus
-        ``.progress``). Every worker that may run a retry must see it (shared storage):
-        a retry then skips rows recorded as done without asking Altcraft and looks up only
-        rows that may have been in flight at a crash. ``""`` turns it off (a retry then looks
-        every row up).
+    :param progress_path: the durable progress record, appended to while rows are sent, so
+        it must be a local path (or on a filesystem every worker mounts), never an object
+        store. Default: the results path plus ``.progress`` when the results are local;
+        under this worker's temp directory when they are remote (then only a retry on the
+        same worker resumes from it; one on another worker looks every row up, which keeps
+        exactly-once). A retry that sees the record skips rows recorded as done without
+        asking Altcraft and looks up only rows that may have been in flight at a crash.
+        ``""`` turns it off (a retry then looks every row up).
     :param progress_window: rows that may be in flight without a durable result: the most
         lookups a retry makes after a crash (plus rows the crashed try reported failed).
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    :return: the summary (XCom): ``rows``, ``sent``, ``redeemed``, ``accrued``,
+        ``already_present``, ``unknown``, ``unknown_amount``, ``failed``,
+        ``skipped_invalid``, ``total_amount``, ``total_redeemed``, ``total_accrued``
+        (amounts as strings), ``duration_sec`` and ``results_path`` (text; a URI's password
+        hidden).
 
-    Returns (XCom) the summary: rows, sent, redeemed, accrued, already_present, failed,
-    skipped_invalid, total_amount / total_redeemed / total_accrued (strings), duration_sec,
-    results_path.
+    With the OpenLineage provider installed, the task reports its input (the rows file, or
+    the tables the query reads), its outputs (the Altcraft loyalty ledger, the results file)
+    and a run facet ``altcraft_batch`` of counts. Each try sends the ``altcraft.batch.*``
+    metrics once (docs/metrics.md).
     """
 
     operation: ClassVar[BatchOperation | None] = None
@@ -640,12 +678,20 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
 
 
 class AltcraftBatchRedeemPointsOperator(AltcraftBatchPointsOperator):
-    """Redeem points for many rows (see :class:`AltcraftBatchPointsOperator`)."""
+    """Redeem points for many rows, each exactly once.
+
+    Takes every parameter of :class:`AltcraftBatchPointsOperator` except ``operation``
+    (always ``"redeem"``): a row's ``amount`` is the positive number of points to redeem.
+    """
 
     operation = "redeem"
 
 
 class AltcraftBatchAccruePointsOperator(AltcraftBatchPointsOperator):
-    """Accrue points for many rows (see :class:`AltcraftBatchPointsOperator`)."""
+    """Accrue points for many rows, each exactly once.
+
+    Takes every parameter of :class:`AltcraftBatchPointsOperator` except ``operation``
+    (always ``"accrue"``): a row's ``amount`` is the positive number of points to accrue.
+    """
 
     operation = "accrue"

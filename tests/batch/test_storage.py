@@ -24,6 +24,7 @@ from typing import Any
 
 import fsspec
 import pytest
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from airflow_provider_altcraft import storage
 from airflow_provider_altcraft.batch.rows import RowSource, chunk_rows
@@ -357,3 +358,53 @@ def test_format_detection_reads_the_uri_path_only() -> None:
     assert RowSource.build(rows_file="s3://b/x/rows.ndjson").file_format == "jsonl"
     assert RowSource.build(rows_file="s3://b.json/x/rows.csv").file_format == "csv"
     assert RowSource.build(rows_file="gs://b/rows.jsonl?generation=1").file_format == "jsonl"
+
+
+class _RangeFile(AbstractBufferedFile):  # type: ignore[misc]
+    def _fetch_range(self, start: int, end: int) -> bytes:
+        return bytes(self.fs.blobs[self.path][start:end])
+
+
+class _RangeFileSystem(AbstractFileSystem):  # type: ignore[misc]
+    """An object store as fsspec's S3 and GCS filesystems are: files are
+    ``AbstractBufferedFile`` objects read by byte ranges, whose ``readline`` takes no size
+    limit (in-memory files are ``BytesIO`` and would not show it)."""
+
+    protocol = "rangestore"
+    cachable = False
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        super().__init__()
+        self.blobs = blobs
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        path = self._strip_protocol(path)
+        if path not in self.blobs:
+            raise FileNotFoundError(path)
+        return {"name": path, "size": len(self.blobs[path]), "type": "file"}
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> _RangeFile:
+        path = self._strip_protocol(path)
+        if path not in self.blobs:
+            raise FileNotFoundError(path)
+        return _RangeFile(self, path, mode, block_size=64, size=len(self.blobs[path]))
+
+
+def test_rows_stream_from_a_store_read_by_byte_ranges() -> None:
+    rows = make_rows(30)
+    blobs = {"bucket/rows.csv": csv_text(rows).encode(), "bucket/rows.jsonl": b"".join(
+        json.dumps(row).encode() + b"\n" for row in rows
+    )}  # fmt: skip
+    if AIRFLOW_V_3:
+        from airflow.sdk.io import attach
+    else:
+        from airflow.io.store import attach
+    # Known to fsspec as a provider's filesystem is, attached with its contents.
+    fsspec.register_implementation("rangestore", _RangeFileSystem, clobber=True)
+    attach("rangestore", fs=_RangeFileSystem(blobs))
+
+    for name in ("rows.csv", "rows.jsonl"):
+        source = RowSource.build(rows_file=f"rangestore://bucket/{name}")
+        assert [row for _, row in source.read()] == rows
+    with pytest.raises(AltcraftValidationError, match=r"^rows_file: .* does not exist"):
+        list(RowSource.build(rows_file="rangestore://bucket/missing.csv").read())

@@ -24,6 +24,17 @@ def main() -> None:
     Path(output).write_text(
         json.dumps({"state": result.state, "tasks": states, "xcoms": xcoms}, default=str)
     )
+    flush_opentelemetry()
+
+
+def flush_opentelemetry() -> None:
+    """Export the OpenTelemetry metrics now: Airflow 2.11's meter provider does not flush at
+    exit (3.x's does), and a long-lived worker would export them at the next interval."""
+    from opentelemetry import metrics
+
+    force_flush = getattr(metrics.get_meter_provider(), "force_flush", None)
+    if force_flush is not None:
+        force_flush()
 
 
 if __name__ == "__main__":

@@ -9,25 +9,19 @@ Airflow logs an error and sends nothing, so these tests are skipped.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.conftest import REPO, SEED_PATH, TOKEN
+from tests.metrics.support import DELAY_MS, personal_values, prepare, run_metrics_dag
 
 pytest.importorskip("statsd", reason="Airflow's StatsD backend needs the statsd package")
 
-REDEEM = "loyalty/redeeme_points"
-ACCRUE = "loyalty/accrue_points"
-DELAY_MS = 300
 PACKET = re.compile(r"^(?P<name>[^:]+):(?P<value>[^|]+)\|(?P<type>c|g|ms)$")
 
 
@@ -53,41 +47,20 @@ def received(server: socket.socket) -> list[str]:
 
 
 def run_with_metrics(
-    tmp_path: Path, server: socket.socket, **metrics_options: str
-) -> tuple[dict[str, object], list[str]]:
-    """Run tests/dags/metrics_operators.py with StatsD on; its outcome and the packets."""
-    env = os.environ.copy()
-    env.update(
+    tmp_path: Path, server: socket.socket, **options: str
+) -> tuple[dict[str, Any], list[str]]:
+    """Run the DAG with StatsD on, sending to ``server``; its outcome and the packets."""
+    run = run_metrics_dag(
+        tmp_path,
         {
-            "AIRFLOW__METRICS__STATSD_ON": "True",
-            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-            "AIRFLOW__METRICS__STATSD_PORT": str(server.getsockname()[1]),
-            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
-            **{f"AIRFLOW__METRICS__{key.upper()}": value for key, value in metrics_options.items()},
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-        }
+            "statsd_on": "True",
+            "statsd_host": "127.0.0.1",
+            "statsd_port": str(server.getsockname()[1]),
+            "statsd_prefix": "airflow",
+            **options,
+        },
     )
-    output = tmp_path / "run.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "tests.metrics.run_dag", "metrics_operators", "metrics_operators",
-         str(output)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(output.read_text()), received(server)
-
-
-def prepare(sandbox: SandboxHandle) -> None:
-    sandbox.load_seed(SEED_PATH)
-    sandbox.reset()
-    # One overload answer on the first redemption: a retry and a throttled event; the accrual
-    # answered after DELAY_MS, so its duration shows the unit.
-    sandbox.set_faults(
-        [
-            {"kind": "http_429", "methods": [REDEEM], "max_count": 1},
-            {"kind": "delay", "methods": [ACCRUE], "delay_ms": DELAY_MS},
-        ]
-    )
+    return run, received(server)
 
 
 def ours(packets: list[str]) -> list[re.Match[str]]:
@@ -101,15 +74,8 @@ def test_statsd_receives_the_operators_and_requests_metrics(
 ) -> None:
     prepare(sandbox)
 
-    run, packets = run_with_metrics(tmp_path, statsd_server)
+    _, packets = run_with_metrics(tmp_path, statsd_server)
 
-    assert run["tasks"] == {
-        "hold": "success",
-        "commit": "success",
-        "commit_again": "failed",
-        "accrue": "success",
-        "too_much": "failed",
-    }
     metrics = ours(packets)
     lines = [m.group(0) for m in metrics]
     assert lines.count("airflow.altcraft.points.redeemed:1|c") == 1
@@ -159,10 +125,7 @@ def test_statsd_tags_name_endpoints_and_outcomes_never_a_person(
     assert "airflow.altcraft.points.failed,operation=redeem,error=AltcraftApiError:1|c" in lines
     assert "airflow.altcraft.transaction.failed,action=commit,error=AltcraftApiError:1|c" in lines
     # Nothing that names a member, a transaction or the connection in any packet.
-    xcoms = run["xcoms"]
-    assert isinstance(xcoms, dict)
-    secrets = {TOKEN, "ann@example.com", "+15550000001", "p-1", "p-2"}
-    secrets |= {str(value) for key, value in xcoms.items() if key.endswith(("return_value", "eid"))}
+    secrets = personal_values(run)
     for line in lines:
         assert "@" not in line
         assert not [secret for secret in secrets if secret in line], line

@@ -131,3 +131,37 @@ def test_sql_rows_are_lineage_of_their_table(
     assert datasets(complete["inputs"]) == {(f"sqlite://{db}", "redemptions")}
     assert complete["run"]["facets"]["altcraft_batch"]["sent"] == MEMBERS
     assert_no_personal_data(events)
+
+
+def test_inline_rows_are_no_input_and_never_leave_the_task(
+    batch_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    # The rows hold e-mails: the provider's own facets describe the task (its class, owner,
+    # retries ...), and the batch's facet counts; neither may carry the rows.
+    events = run_with_lineage(tmp_path, "lineage_inline", {"rows": make_rows(12)})
+
+    complete = batch_event(events, "COMPLETE")
+    assert complete["inputs"] == []
+    outputs = datasets(complete["outputs"])
+    assert len(outputs) == 2 and any(ns == "file" for ns, _ in outputs)
+    assert complete["run"]["facets"]["altcraft_batch"]["sent"] == 12
+    assert_no_personal_data(events)
+
+
+def test_object_storage_files_are_named_by_bucket_and_key(sandbox: SandboxHandle) -> None:
+    from airflow_provider_altcraft.operators.batch import AltcraftBatchRedeemPointsOperator
+
+    operator = AltcraftBatchRedeemPointsOperator(
+        task_id="t",
+        loyalty_program_id=1,
+        rows_file="s3://aws_default@orders/in/2024-09-01.csv",
+        results_path="gs://reports/altcraft/results.csv",
+    )
+
+    start = operator.get_openlineage_facets_on_start()
+
+    assert [(d.namespace, d.name) for d in start.inputs] == [("s3://orders", "in/2024-09-01.csv")]
+    assert {(d.namespace, d.name) for d in start.outputs} == {
+        ("altcraft://" + sandbox.url.split("://", 1)[1].rstrip("/"), "loyalty/transactions"),
+        ("gs://reports", "altcraft/results.csv"),
+    }

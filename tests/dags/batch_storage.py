@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow import DAG
 
+from airflow_provider_altcraft.compat import AIRFLOW_V_3
 from airflow_provider_altcraft.operators.batch import AltcraftBatchRedeemPointsOperator, chunk_rows
 
-try:
+# Type-checked against Airflow 3, as compat.py is.
+if TYPE_CHECKING or AIRFLOW_V_3:
     from airflow.sdk import task
-except ImportError:  # Airflow 2
+else:  # Airflow 2
     from airflow.decorators import task
 
 SPEC: dict[str, Any] = json.loads(Path(__file__).with_suffix(".json").read_text("utf-8"))
@@ -29,11 +31,11 @@ with DAG(SPEC["dag_id"], schedule=None, start_date=datetime(2024, 1, 1), catchup
 
     @task
     def attach_memory() -> None:
-        import fsspec
+        import fsspec  # type: ignore[import-untyped]
 
-        try:
+        if TYPE_CHECKING or AIRFLOW_V_3:
             from airflow.sdk.io import attach
-        except ImportError:  # Airflow 2
+        else:  # Airflow 2
             from airflow.io.store import attach
         attach("memory", fs=fsspec.filesystem("memory"))
 

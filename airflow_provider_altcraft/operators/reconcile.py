@@ -7,6 +7,12 @@ DuckDB, SQLite, or push-down into a PostgreSQL warehouse) in bulk, never held in
 memory stays bounded for tens of millions of rows. The differences go to a CSV report and,
 optionally, to a warehouse table.
 
+The export file and the report may be local paths or object-storage URIs
+(:mod:`airflow_provider_altcraft.storage`): a remote export is streamed into a private local
+copy for the engine, the report is written locally and streamed up whole. The report is the
+task's outlet Asset (:mod:`airflow_provider_altcraft.export.assets`); inputs and outputs are
+reported to OpenLineage (:mod:`airflow_provider_altcraft.export.lineage`).
+
 Nothing here imports DuckDB or a database driver when a DAG file is parsed.
 """
 
@@ -24,8 +30,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow_provider_altcraft.compat import AirflowFailException, Context
+from airflow_provider_altcraft import storage
+from airflow_provider_altcraft.compat import AirflowFailException, Asset, Context
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.export import assets
 from airflow_provider_altcraft.export.service import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -36,7 +44,8 @@ from airflow_provider_altcraft.export.service import (
     parse_period,
     resolve_period,
 )
-from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
+from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, is_dynamic
+from airflow_provider_altcraft.operators.export import check_path_argument
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.reconcile import (
     DIFFERENCE_CLASSES,
@@ -53,7 +62,10 @@ from airflow_provider_altcraft.validation import parse_optional_str
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-__all__ = ["AltcraftReconcileTransactionsOperator", "WarehouseColumns"]
+    from airflow_provider_altcraft.lineage import DatasetId
+    from airflow_provider_altcraft.storage import StoragePath
+
+__all__ = ["AltcraftReconcileTransactionsOperator", "WarehouseColumns", "reconcile_report_asset"]
 
 OnDifference = Literal["fail", "warn"]
 Engine = Literal["auto", "sqlite", "duckdb", "pushdown"]
@@ -63,6 +75,17 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 INSERT_ROWS = 5000
 #: Columns of the optional report table: the period, then the CSV report's columns.
 REPORT_TABLE_PERIOD = ("period_from", "period_to")
+#: The counts (and period) a report's asset event carries in its ``extra``, beside its path.
+ASSET_EXTRA_COUNTS = (
+    "date_from",
+    "date_to",
+    "differences",
+    *DIFFERENCE_CLASSES,
+    "altcraft_rows",
+    "warehouse_rows",
+    "matched",
+    "engine",
+)
 
 
 def _sql_bound(moment: datetime) -> str:
@@ -131,9 +154,9 @@ class ReconcileArguments:
     table: str | None
     sql: str | None
     parameters: Any
-    report_path: str
+    report_path: StoragePath
     report_table: str | None
-    export_path: str | None
+    export_path: StoragePath | None
     export: ExportRequest | None
     period: Period | None
 
@@ -202,23 +225,49 @@ def _describe(connection: Any, sql: str, parameters: Any) -> list[str]:
         cursor.close()
 
 
+def reconcile_report_asset(dag_id: str, task_id: str) -> Asset:
+    """The asset a reconcile task emits when its ``report_path`` is templated and it is given
+    no ``report_asset``: ``altcraft://reconcile-reports/<dag_id>/<task_id>``. A DAG subscribes
+    to it at parse time: ``schedule=[reconcile_report_asset("reconcile_daily", "reconcile")]``.
+    """
+    return assets.task_asset(assets.RECONCILE_KIND, dag_id, task_id)
+
+
+def _check_input_path(path: object) -> None:
+    """An export file given as a URI must name an object (no network); a local one is read
+    by the engine, which names a missing file."""
+    if storage.is_remote(path):
+        storage.check_output(path, "export_path")
+
+
 class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
     """Reconcile a period's Altcraft transactions with the warehouse's record of them.
 
-    :param warehouse_conn_id: any Airflow SQL connection (SQLite, PostgreSQL, ...).
+    :param warehouse_conn_id: any Airflow SQL connection (SQLite, PostgreSQL, ...; templated).
+    :param report_path: where to write the report CSV (templated): a local path or an
+        object-storage URI (``s3://aws_default@bucket/reports/{{ ds }}.csv``, ``file://`` ...
+        or an ``ObjectStoragePath``). Written locally and streamed up once complete (a report
+        the task wrote before failing, e.g. on differences, is uploaded too).
     :param table: the warehouse table; the period ``[start, end)`` is selected on its
         ``created_at`` column (``>= start`` and ``< end``; whole-day bounds are passed as
         ``'YYYY-MM-DD'``, others as ``'YYYY-MM-DD HH:MM:SS+00:00'``, which a text column must
-        store in the same form to compare right). Or:
-    :param sql: a query returning the period's transactions (templated; ``parameters`` are
-        passed to the driver). Exactly one of ``table`` / ``sql``.
+        store in the same form to compare right). Exactly one of ``table`` / ``sql``.
+    :param sql: a query returning the period's transactions (templated; ``.sql`` files are
+        read as templates). Exactly one of ``table`` / ``sql``.
+    :param parameters: the query's parameters, passed to the driver with ``sql``.
     :param columns: field → warehouse column, see :class:`WarehouseColumns`.
-    :param export_path: an export CSV (e.g. ``export.output["path"]``); without it the task
-        runs an export itself (then ``loyalty_program_id`` and the currency are required).
+    :param export_path: an export CSV (e.g. ``export.output["path"]``): a local path or an
+        object-storage URI (streamed into a private local copy for the engine). Without it
+        the task runs an export itself (then ``loyalty_program_id`` and the currency are
+        required).
+    :param loyalty_program_id: the program of the task's own export (without
+        ``export_path``).
+    :param points_currency_iid: the currency of the task's own export (its iid), or:
+    :param points_currency_eid: the currency of the task's own export (its eid).
     :param date_from: with ``date_to``, the period (a date is a whole UTC day, a date-time
         ``date_to`` is excluded; see :class:`~airflow_provider_altcraft.periods.Period`);
         default: the run's data interval ``[start, end)``.
-    :param report_path: where to write the report CSV (templated).
+    :param date_to: the period's end (see ``date_from``).
     :param report_table: also store the report in this warehouse table (created if missing;
         the period's earlier rows are replaced, so a re-run does not duplicate them).
     :param on_difference: ``"fail"`` (default) fails the task, without retry, when there is
@@ -234,6 +283,14 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         transactions); beyond it DuckDB spills to the task's temporary directory, so the
         task's memory does not grow with the number of transactions. ``"64MB"`` keeps a
         task of a million transactions near 250 MB but is too little for five million.
+    :param poll_interval: seconds between two ``tasks/status`` calls of the task's own export.
+    :param timeout: seconds to wait for the task's own export.
+    :param report_asset: the outlet Asset (a Dataset on Airflow 2) whose event says the
+        report is ready, or its URI. Default: the report's own URI when ``report_path`` is
+        static, else ``altcraft://reconcile-reports/<dag_id>/<task_id>``. Emitted when the
+        task succeeds (so with ``on_difference="warn"`` also for a report with differences);
+        its ``extra`` holds the report's path, the period and the counts (docs/assets.md).
+    :param altcraft_conn_id: the Altcraft connection of the task's own export.
 
     The export's columns are read by name (see
     :mod:`airflow_provider_altcraft.export.csv_reader`).
@@ -271,12 +328,12 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         self,
         *,
         warehouse_conn_id: str,
-        report_path: str,
+        report_path: StoragePath,
         table: str | None = None,
         sql: str | None = None,
         parameters: Any = None,
         columns: Mapping[str, str | None] | None = None,
-        export_path: str | None = None,
+        export_path: StoragePath | None = None,
         loyalty_program_id: int | str | None = None,
         points_currency_iid: int | str | None = None,
         points_currency_eid: str | None = None,
@@ -290,6 +347,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         duckdb_memory_limit: str | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
+        report_asset: Asset | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -331,6 +389,17 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.check_arguments_at_parse_time()
+        self.report_asset = assets.outlet_asset(
+            report_asset,
+            "report_asset",
+            path=report_path,
+            path_is_static=not is_dynamic(report_path),
+            kind=assets.RECONCILE_KIND,
+            dag_id=self.dag_id if self.has_dag() else None,  # type: ignore[no-untyped-call]
+            task_id=self.task_id,
+        )
+        if self.report_asset is not None:
+            self.outlets = [*self.outlets, self.report_asset]
 
     def _argument_values(self) -> dict[str, Any]:
         values = super()._argument_values()
@@ -343,7 +412,9 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         for name in ("warehouse_conn_id", "report_path"):
             if values[name] is None:
                 raise AltcraftValidationError(name, "is missing", "pass a non-empty string")
-            parse_optional_str(values[name], name, max_length=4096)
+        parse_optional_str(values["warehouse_conn_id"], "warehouse_conn_id", max_length=4096)
+        check_path_argument(values["report_path"], "report_path")
+        storage.check_output(values["report_path"], "report_path", partial_suffix=".part")
         table, sql = values["table"], values["sql"]
         if (table is None) == (sql is None):
             raise AltcraftValidationError(
@@ -373,7 +444,8 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                 )
             export = build_export_request(values)
         else:
-            parse_optional_str(export_path, "export_path", max_length=4096)
+            check_path_argument(export_path, "export_path")
+            _check_input_path(export_path)
         period = parse_period(values)
         return ReconcileArguments(
             warehouse_conn_id=values["warehouse_conn_id"],
@@ -387,6 +459,15 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             period=period,
         )
 
+    def check_static_rules(self, values: Mapping[str, Any]) -> None:
+        report_path, export_path = values["report_path"], values["export_path"]
+        if report_path is not None and not is_dynamic(report_path):
+            check_path_argument(report_path, "report_path")
+            storage.check_output(report_path, "report_path", partial_suffix=".part")
+        if export_path is not None and not is_dynamic(export_path):
+            check_path_argument(export_path, "export_path")
+            _check_input_path(export_path)
+
     def execute(self, context: Context) -> dict[str, Any]:
         args: ReconcileArguments = self.build_for_execute()
         try:
@@ -396,13 +477,17 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         period = resolve_period(context, args.period)
         hook = self._warehouse_hook(args.warehouse_conn_id)
         sql, parameters = self._warehouse_query(args, hook, period)
-        report = Path(args.report_path)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="altcraft-reconcile-") as work:
-            export_path = args.export_path
-            if export_path is None:
+        report_shown = storage.display(args.report_path)
+        # The report is written locally (its .part rename) and streamed to a URI when the
+        # block ends; a complete report is uploaded even if storing it in a table fails.
+        with (
+            storage.staged_output(args.report_path, "report_path", upload_on_error=True) as report,
+            tempfile.TemporaryDirectory(prefix="altcraft-reconcile-") as work,
+        ):
+            report.parent.mkdir(parents=True, exist_ok=True)
+            if args.export_path is None:
                 assert args.export is not None
-                export_path = export_to_file(
+                export_source: StoragePath = export_to_file(
                     self.hook,
                     args.export,
                     period,
@@ -411,19 +496,31 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                     timeout=self.timeout,
                     log=self.log,
                 )["path"]
-            with self._open_engine(engine, work, hook) as reconciler:
-                reconciler.add_export(export_path, period)
+            else:
+                export_source = args.export_path
+            # The engines read a local file: a remote export is streamed into the work dir.
+            with (
+                storage.local_copy(export_source, "export_path", scratch_dir=work) as export,
+                self._open_engine(engine, work, hook) as reconciler,
+            ):
+                reconciler.add_export(str(export), period)
                 self._load_warehouse(
                     reconciler, hook, sql, parameters, work, table_mode=args.table is not None
                 )
                 counts: dict[str, Any] = reconciler.match()
                 by_class = self._write_report(report, REPORT_COLUMNS, reconciler.differences())
                 counts.update(engine=engine, state_compared=reconciler.state_compared)
-        counts.update(by_class)
-        counts["differences"] = sum(by_class.values())
-        counts.update(period.to_json(), report_path=str(report))
-        if args.report_table:
-            self._store_report(hook, args.report_table, report, period)
+            counts.update(by_class)
+            counts["differences"] = sum(by_class.values())
+            counts.update(period.to_json(), report_path=report_shown)
+            if args.report_table:
+                self._store_report(hook, args.report_table, report, period)
+        self._lineage_summary: dict[str, Any] | None = counts
+        assets.record_event(
+            context,
+            self.report_asset,
+            {"path": report_shown, **{key: counts[key] for key in ASSET_EXTRA_COUNTS}},
+        )
         return self._apply_policy(counts, context)
 
     # -- steps --------------------------------------------------------------------------------
@@ -596,3 +693,52 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         # The counts stay readable downstream (e.g. by a notification task) after the failure.
         context["ti"].xcom_push(key="counts", value=counts)
         raise AirflowFailException(message)
+
+    # -- OpenLineage (called by the OpenLineage provider when it is installed) ----------------
+
+    def _lineage_inputs(self) -> tuple[DatasetId | None, list[DatasetId]]:
+        """The Altcraft side (the export file, or the ledger of the task's own export) and the
+        warehouse tables (the table, or those the query reads)."""
+        from airflow_provider_altcraft import lineage
+        from airflow_provider_altcraft.batch.lineage import sql_input_datasets
+        from airflow_provider_altcraft.export.lineage import warehouse_table
+
+        altcraft: DatasetId | None = None
+        if self.export_path is not None:
+            if not is_dynamic(self.export_path):
+                altcraft = lineage.file_dataset(storage.display(self.export_path))
+        else:
+            try:
+                altcraft = lineage.altcraft_ledger(str(self.hook.settings.base_url))
+            except Exception:  # no usable connection: the ledger cannot be named
+                altcraft = None
+        warehouse: list[DatasetId] = []
+        conn_id = self.warehouse_conn_id
+        if isinstance(conn_id, str) and not is_dynamic(conn_id):
+            if isinstance(self.table, str) and not is_dynamic(self.table):
+                table = warehouse_table(conn_id, self.table)
+                warehouse = [] if table is None else [table]
+            elif isinstance(self.sql, str) and not is_dynamic(self.sql):
+                warehouse = sql_input_datasets(self.sql, conn_id)
+        return altcraft, warehouse
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs: the export file (or the Altcraft ledger) and the warehouse table(s);
+        outputs: the report file (and the report table); run facet ``altcraft_reconcile``
+        (the counts of each difference class, rows on each side, the engine, the period)."""
+        from airflow_provider_altcraft.export.lineage import reconcile_lineage, warehouse_table
+
+        altcraft, warehouse = self._lineage_inputs()
+        report_table = None
+        if isinstance(self.report_table, str) and not is_dynamic(self.report_table):
+            conn_id = self.warehouse_conn_id
+            if isinstance(conn_id, str) and not is_dynamic(conn_id):
+                report_table = warehouse_table(conn_id, self.report_table)
+        report = self.report_path
+        return reconcile_lineage(
+            altcraft_input=altcraft,
+            warehouse_inputs=warehouse,
+            report_path=None if is_dynamic(report) else storage.display(report),
+            report_table=report_table,
+            summary=getattr(self, "_lineage_summary", None),
+        )

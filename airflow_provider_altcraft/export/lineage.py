@@ -1,0 +1,129 @@
+"""What an export or a reconcile task read and wrote, for OpenLineage.
+
+- export: input the Altcraft ledger, output the export file; run facet ``altcraft_export``
+  (rows, bytes, rows dropped at the period's bounds, the period);
+- reconcile: inputs the export file (or the ledger, when the task ran its own export) and the
+  warehouse table(s); outputs the report file (and the report table); run facet
+  ``altcraft_reconcile`` (the counts of each difference class, rows on each side, the engine).
+
+Counts only: never a transaction, a member, an eid or an amount. Imported when the
+OpenLineage provider asks (after parsing); without the provider everything returns None, so a
+task never fails for lineage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_provider_altcraft import lineage
+from airflow_provider_altcraft.lineage import DatasetId
+
+__all__ = [
+    "EXPORT_FACET",
+    "RECONCILE_FACET",
+    "export_lineage",
+    "reconcile_lineage",
+    "warehouse_table",
+]
+
+log = logging.getLogger(__name__)
+
+#: The run facets' keys in the OpenLineage event (``run.facets.<key>``).
+EXPORT_FACET = "altcraft_export"
+RECONCILE_FACET = "altcraft_reconcile"
+
+#: The summary keys each facet carries (all counts or period bounds).
+EXPORT_FACET_FIELDS = ("rows", "bytes", "dropped_at_bounds", "date_from", "date_to")
+RECONCILE_FACET_FIELDS = (
+    "missing_in_altcraft",
+    "missing_in_warehouse",
+    "amount_differs",
+    "type_differs",
+    "state_differs",
+    "differences",
+    "altcraft_rows",
+    "warehouse_rows",
+    "matched",
+    "committed_copies",
+    "state_compared",
+    "engine",
+    "date_from",
+    "date_to",
+)
+
+
+def warehouse_table(conn_id: str, table: str) -> DatasetId | None:
+    """``table`` on the Airflow connection ``conn_id``, named from the connection's type,
+    host, port and schema (never its login or password; no network). None when the connection
+    cannot be read."""
+    try:
+        from airflow_provider_altcraft.compat import BaseHook
+
+        connection = BaseHook.get_connection(conn_id)
+    except Exception:  # lineage is best effort
+        log.debug("No lineage for connection %r", conn_id, exc_info=True)
+        return None
+    return lineage.table_dataset(
+        connection.conn_type or "unknown",
+        connection.host,
+        connection.port,
+        connection.schema or None,
+        table,
+    )
+
+
+def _facet(kind: str, values: Mapping[str, Any], names: Sequence[str]) -> Any:
+    """A run facet holding ``names`` of ``values``, as the OpenLineage client's attrs class."""
+    import attrs
+    from airflow.providers.common.compat.openlineage.facet import RunFacet
+
+    # One attrs class per facet kind, declared with exactly the summary's fields.
+    cls = attrs.make_class(
+        f"Altcraft{kind.title()}RunFacet",
+        {name: attrs.field(default=None) for name in names},
+        bases=(RunFacet,),
+    )
+    return cls(**{name: values.get(name) for name in names})
+
+
+def _lineage(
+    inputs: Sequence[DatasetId],
+    outputs: Sequence[DatasetId],
+    facet_key: str,
+    summary: Mapping[str, Any] | None,
+    names: Sequence[str],
+) -> Any | None:
+    facets: dict[str, Any] = {}
+    if summary is not None:
+        try:
+            facets[facet_key] = _facet(facet_key.removeprefix("altcraft_"), summary, names)
+        except ImportError:
+            return None
+    return lineage.operator_lineage(inputs, outputs, **facets)
+
+
+def export_lineage(
+    *, base_url: str | None, output_path: str | None, summary: Mapping[str, Any] | None
+) -> Any | None:
+    """An ``OperatorLineage`` of an export task (None without the OpenLineage provider)."""
+    inputs = [] if base_url is None else [lineage.altcraft_ledger(base_url)]
+    outputs = [] if output_path is None else [lineage.file_dataset(output_path)]
+    return _lineage(inputs, outputs, EXPORT_FACET, summary, EXPORT_FACET_FIELDS)
+
+
+def reconcile_lineage(
+    *,
+    altcraft_input: DatasetId | None,
+    warehouse_inputs: Sequence[DatasetId],
+    report_path: str | None,
+    report_table: DatasetId | None,
+    summary: Mapping[str, Any] | None,
+) -> Any | None:
+    """An ``OperatorLineage`` of a reconcile task (None without the OpenLineage provider)."""
+    inputs = [*([altcraft_input] if altcraft_input else []), *warehouse_inputs]
+    outputs = [lineage.file_dataset(report_path)] if report_path is not None else []
+    if report_table is not None:
+        outputs.append(report_table)
+    return _lineage(inputs, outputs, RECONCILE_FACET, summary, RECONCILE_FACET_FIELDS)

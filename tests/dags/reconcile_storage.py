@@ -14,16 +14,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow import DAG
 
+from airflow_provider_altcraft.compat import AIRFLOW_V_3
 from airflow_provider_altcraft.operators.export import AltcraftExportTransactionsOperator
 from airflow_provider_altcraft.operators.reconcile import AltcraftReconcileTransactionsOperator
 
-try:
+# Type-checked against Airflow 3, as compat.py is.
+if TYPE_CHECKING or AIRFLOW_V_3:
     from airflow.sdk import task
-except ImportError:  # Airflow 2
+else:  # Airflow 2
     from airflow.decorators import task
 
 SPEC: dict[str, Any] = json.loads(Path(__file__).with_suffix(".json").read_text("utf-8"))
@@ -37,11 +39,11 @@ with DAG(
 
     @task
     def attach_memory() -> None:
-        import fsspec
+        import fsspec  # type: ignore[import-untyped]
 
-        try:
+        if TYPE_CHECKING or AIRFLOW_V_3:
             from airflow.sdk.io import attach
-        except ImportError:  # Airflow 2
+        else:  # Airflow 2
             from airflow.io.store import attach
         attach("memory", fs=fsspec.filesystem("memory"))
 

@@ -35,6 +35,7 @@ WAREHOUSE_CONN_ID = "altcraft_warehouse"
 
 # The day's adjustments; the same SQL runs on SQLite (ISO-8601 text timestamps) and
 # PostgreSQL (timestamptz compared with a date literal in the session's UTC time zone).
+# [START howto_backfill]
 ADJUSTMENTS_OF_THE_DAY = """
 SELECT 'adj-' || adjustment_id AS transaction_eid,
        profile_id,
@@ -63,3 +64,4 @@ with DAG(
         points_currency_eid="stars",
         is_temp=False,
     )
+# [END howto_backfill]

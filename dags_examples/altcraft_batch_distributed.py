@@ -62,6 +62,7 @@ with DAG(
         assert params is not None
         return chunk_rows(rows_file=params["rows_file"], chunk_size=int(params["chunk_size"]))
 
+    # [START howto_batch_distributed]
     redeem = AltcraftBatchRedeemPointsOperator.partial(
         task_id="redeem_chunk",
         pool="altcraft_api",
@@ -77,6 +78,7 @@ with DAG(
         retries=3,
         retry_delay=timedelta(seconds=2),
     ).expand_kwargs(split_file())
+    # [END howto_batch_distributed]
 
     @task
     def report(summaries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ with DAG(
     catchup=False,
     tags=["altcraft", "example"],
 ) as dag:
-
+    # [START howto_batch_chunks]
     @task
     def split_file(path: str) -> list[dict[str, Any]]:
         return chunk_rows(rows_file=path, chunk_size=15)
@@ -58,6 +58,7 @@ with DAG(
         failed_rows="fail",
         retries=2,
     ).expand_kwargs(split_file(ROWS_FILE))
+    # [END howto_batch_chunks]
 
     @task
     def report(summaries: list[dict[str, Any]]) -> dict[str, Any]:

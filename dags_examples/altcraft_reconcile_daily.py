@@ -43,6 +43,7 @@ with DAG(
     },
     tags=["altcraft", "example"],
 ) as dag:
+    # [START howto_export]
     export = AltcraftExportTransactionsOperator(
         task_id="export_transactions",
         loyalty_program_id=1,
@@ -52,6 +53,8 @@ with DAG(
         poll_interval=2,
         timeout=1800,
     )
+    # [END howto_export]
+    # [START howto_reconcile]
     reconcile = AltcraftReconcileTransactionsOperator(
         task_id="reconcile",
         export_path="{{ ti.xcom_pull(task_ids='export_transactions')['path'] }}",
@@ -62,4 +65,5 @@ with DAG(
         report_table="altcraft_reconcile_report",
         on_difference="fail",
     )
+    # [END howto_reconcile]
     export >> reconcile

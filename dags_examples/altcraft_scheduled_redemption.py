@@ -55,9 +55,11 @@ with DAG(
     catchup=False,
     tags=["altcraft", "example"],
 ) as dag:
+    # [START howto_mapped_redeem]
     AltcraftRedeemPointsOperator.partial(
         task_id="redeem",
         loyalty_program_id=1,
         points_currency_eid="stars",
         created_at="{{ data_interval_start }}",
     ).expand_kwargs(read_redemptions())
+    # [END howto_mapped_redeem]

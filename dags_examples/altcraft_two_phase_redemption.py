@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+# [START howto_two_phase_imports]
 import pendulum
 from airflow import DAG
 
@@ -45,6 +46,7 @@ try:
     from airflow.sdk import task
 except ImportError:  # Airflow 2
     from airflow.decorators import task  # type: ignore[no-redef]
+# [END howto_two_phase_imports]
 
 
 with DAG(
@@ -63,6 +65,7 @@ with DAG(
     },
     tags=["altcraft", "example"],
 ) as dag:
+    # [START howto_two_phase]
     redeem = AltcraftRedeemPointsOperator(
         task_id="redeem",
         loyalty_program_id="{{ params.loyalty_program_id }}",
@@ -99,3 +102,4 @@ with DAG(
     business = business_step(redeem.output)
     business >> commit >> report(redeem.output)
     [business, commit] >> rollback
+    # [END howto_two_phase]

@@ -375,7 +375,10 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
                 finally:
                     writer.close()
                     summary.duration_sec = time.monotonic() - started
-        except AltcraftValidationError as exc:  # the upload: the rows' fate is in the ledger
+        except AltcraftValidationError as exc:
+            if exc.parameter != "results_path":
+                raise
+            # The upload failed: the rows' fate is in the ledger, a retry finds it there.
             raise AirflowException(
                 f"The results could not be stored: {exc}. A retry sends nothing already sent."
             ) from None

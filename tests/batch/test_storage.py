@@ -83,9 +83,19 @@ def results_of(text: str) -> list[dict[str, str]]:
 
 
 def storage_run(
-    dag_id: str, *, retries: int = 0, chunk_size: int | None = None, **arguments: Any
+    dag_id: str,
+    *,
+    retries: int = 0,
+    chunk_size: int | None = None,
+    object_paths: bool = False,
+    **arguments: Any,
 ) -> DagRunResult:
-    spec: dict[str, Any] = {"dag_id": dag_id, "retries": retries, "arguments": arguments}
+    spec: dict[str, Any] = {
+        "dag_id": dag_id,
+        "retries": retries,
+        "arguments": arguments,
+        "object_paths": object_paths,
+    }
     if chunk_size is not None:
         spec["chunk_size"] = chunk_size
     return run_dag(load_test_dag("batch_storage", dag_id, data=spec))
@@ -113,7 +123,9 @@ def test_rows_from_a_file_uri_results_to_memory(
     assert_each_once(batch_sandbox, 60)
     assert ledger_balances(batch_sandbox) == expected_balances(rows)
     summary = run.xcom("batch")
-    assert summary["results_path"] == target
+    # The XCom names the same object (as the path object writes it: Airflow 2.11's memory
+    # paths read "memory:///bucket/...").
+    assert get(summary["results_path"]) == get(target)
     per_row = results_of(get(target))
     assert sorted(int(r["row"]) for r in per_row) == list(range(1, 61))
     assert {r["status"] for r in per_row} == {"sent"}
@@ -140,6 +152,29 @@ def test_jsonl_rows_from_memory_results_to_a_file_uri(
     # A file:// URI is a local path: the local rules hold (owner-only file and directory).
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+
+
+def test_object_storage_path_arguments(batch_sandbox: SandboxHandle, bucket: str) -> None:
+    rows = make_rows(15)
+    put(f"{bucket}/in/rows.csv", csv_text(rows))
+    target = f"{bucket}/out/results.jsonl"
+
+    run = storage_run(
+        "storage_object_paths",
+        object_paths=True,
+        rows_file=f"{bucket}/in/rows.csv",
+        results_path=target,
+    )
+
+    assert run.state == "success"
+    assert_each_once(batch_sandbox, 15)
+    summary = run.xcom("batch")
+    assert summary["sent"] == 15
+    written = [json.loads(line) for line in get(target).splitlines()]
+    assert sorted(record["row"] for record in written) == list(range(1, 16))
+    # The XCom names the same object (as the path object writes it: Airflow 2.11's memory
+    # paths read "memory:///bucket/...").
+    assert get(summary["results_path"]) == get(target)
 
 
 def test_default_results_go_under_the_results_base_setting(

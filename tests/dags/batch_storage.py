@@ -4,7 +4,8 @@ The first task attaches fsspec's in-memory filesystem to Airflow's object-storag
 a deployment attaches S3 or GCS (``memory://`` URIs then resolve through the same
 ``ObjectStoragePath`` code path). The DAG id, the batch arguments and the retries come from
 the JSON the test writes beside this file; with ``chunk_size`` the rows file is split by
-``chunk_rows`` into mapped tasks, as in the scale-out example.
+``chunk_rows`` into mapped tasks, as in the scale-out example; with ``object_paths`` the
+paths are passed as ``ObjectStoragePath`` objects.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ with DAG(SPEC["dag_id"], schedule=None, start_date=datetime(2024, 1, 1), catchup
         "retries": SPEC["retries"],
         "retry_delay": timedelta(0),
     }
+    if SPEC.get("object_paths"):
+        # The paths as ObjectStoragePath objects rather than URI text (both are accepted).
+        from airflow_provider_altcraft.compat import ObjectStoragePath
+
+        for name in ("rows_file", "results_path"):
+            if name in SPEC["arguments"]:
+                SPEC["arguments"][name] = ObjectStoragePath(SPEC["arguments"][name])
     if "chunk_size" in SPEC:
 
         @task

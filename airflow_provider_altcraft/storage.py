@@ -190,7 +190,9 @@ def open_for_reading(path: object, parameter: str) -> Iterator[IO[bytes]]:
         raise AltcraftValidationError(
             parameter, f"{display(path)!r} cannot be read (permission denied)", accepted
         ) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
+        # ValueError: no filesystem registered for the scheme; ImportError: its fsspec
+        # implementation (s3fs, gcsfs, ...) is not installed.
         raise AltcraftValidationError(
             parameter, f"{display(path)!r} cannot be opened ({type(exc).__name__}: {exc})",
             accepted,
@@ -256,7 +258,7 @@ def _upload(source: Path, path: object, parameter: str) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         with open(source, "rb") as data, destination.open("wb") as out:  # type: ignore[no-untyped-call]
             shutil.copyfileobj(data, out, _COPY_CHUNK)
-    except OSError as exc:
+    except (OSError, ValueError, ImportError) as exc:
         raise AltcraftValidationError(
             parameter,
             f"{display(path)!r} could not be written ({type(exc).__name__}: {exc})",

@@ -131,3 +131,11 @@ def test_the_results_base_setting_is_declared_where_airflow_lists_its_options() 
     section, option = storage.RESULTS_BASE_ENV.removeprefix("AIRFLOW__").lower().split("__")
     declared = provider_info()["config"][section]["options"][option]
     assert declared["type"] == "string" and declared["default"] is None
+
+
+def test_a_scheme_without_a_filesystem_is_one_sentence() -> None:
+    with (
+        pytest.raises(AltcraftValidationError, match=r"^rows_file: 'nosuchfs://b/a.csv' cannot"),
+        storage.open_for_reading("nosuchfs://b/a.csv", "rows_file"),
+    ):
+        pass

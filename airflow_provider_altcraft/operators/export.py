@@ -18,7 +18,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_altcraft import storage
-from airflow_provider_altcraft.compat import Asset, Context, conf
+from airflow_provider_altcraft.compat import (
+    AirflowException,
+    AirflowFailException,
+    Asset,
+    Context,
+    conf,
+)
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 from airflow_provider_altcraft.export import assets
 from airflow_provider_altcraft.export.service import (
@@ -74,6 +80,29 @@ def check_path_argument(value: object, parameter: str) -> None:
     non-empty string of at most 4096 characters."""
     if isinstance(value, str):
         parse_optional_str(value, parameter, max_length=4096)
+
+
+def check_reachable(path: object, parameter: str) -> None:
+    """At run time, before any request to Altcraft: a URI's filesystem is opened and asked
+    whether the object exists, so a scheme or connection this worker lacks fails the task
+    without retry, in one sentence (a store that does not answer fails the try, retried).
+    Local paths need no call."""
+    if not storage.is_remote(path):
+        return
+    shown = storage.display(path)
+    try:
+        storage.to_object_path(path).exists()
+    except OSError as exc:  # the store did not answer: a retry may reach it
+        raise AirflowException(
+            f"{parameter}: {shown!r} cannot be reached ({type(exc).__name__}); nothing was "
+            "requested from Altcraft"
+        ) from None
+    except Exception as exc:  # unknown scheme, missing filesystem or connection
+        raise AirflowFailException(
+            f"Invalid argument: {parameter}: {shown!r} cannot be opened "
+            f"({type(exc).__name__}: {exc}); pass a URI of a filesystem this worker has "
+            "(its provider installed, its connection defined)"
+        ) from None
 
 
 class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
@@ -181,6 +210,7 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         request: ExportRequest = self.build_for_execute()
         period = resolve_period(context, request.period)
+        check_reachable(self.output_path, "output_path")
         task_id = start_export(self.hook, request, period, self.log)
         context["ti"].xcom_push(key="export_task_id", value=task_id)
         deadline = time.time() + self.timeout

@@ -45,7 +45,7 @@ from airflow_provider_altcraft.export.service import (
     resolve_period,
 )
 from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, is_dynamic
-from airflow_provider_altcraft.operators.export import check_path_argument
+from airflow_provider_altcraft.operators.export import check_path_argument, check_reachable
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.reconcile import (
     DIFFERENCE_CLASSES,
@@ -477,6 +477,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         period = resolve_period(context, args.period)
         hook = self._warehouse_hook(args.warehouse_conn_id)
         sql, parameters = self._warehouse_query(args, hook, period)
+        check_reachable(args.report_path, "report_path")
         report_shown = storage.display(args.report_path)
         # The report is written locally (its .part rename) and streamed to a URI when the
         # block ends; a complete report is uploaded even if storing it in a table fails.

@@ -131,3 +131,24 @@ def test_an_object_storage_path_is_accepted_and_shown_as_its_uri() -> None:
 
     assert task.output_path is path
     assert [asset.uri for asset in task.outlets] == ["s3://bucket/altcraft/export.csv"]
+
+
+def test_a_uri_of_a_filesystem_this_worker_lacks_fails_before_any_request(
+    airflow_db: Path,
+    sandbox: Any,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    run = storage_run(
+        "export_to_unknown_scheme",
+        export={**EXPORT, "output_path": "nosuchfs://bucket/{{ dag_run.dag_id }}.csv"},
+    )
+
+    assert run.state_of("export") == "failed"
+    assert run.try_numbers[("export", -1)] == 1
+    assert sandbox.requests() == []
+    out, err = capfd.readouterr()
+    assert (
+        "Invalid argument: output_path: 'nosuchfs://bucket/export_to_unknown_scheme.csv' "
+        "cannot be opened" in caplog.text + out + err
+    )

@@ -145,3 +145,23 @@ def test_static_bad_uris_fail_when_the_dag_is_parsed(
         AltcraftReconcileTransactionsOperator(task_id="reconcile", **given)
     assert str(error.value).startswith(parameter)
     assert "names a bucket or a directory, not a file" in str(error.value)
+
+
+def test_a_report_uri_this_worker_cannot_open_fails_before_the_export(
+    airflow_db: Path, warehouse: Scenario, sandbox: Any
+) -> None:
+    sandbox.clear_requests()  # the scenario's own transactions
+
+    run = storage_run(
+        "reconcile_unknown_scheme",
+        reconcile=reconcile_arguments(
+            "nosuchfs://bucket/{{ dag_run.dag_id }}.csv",
+            loyalty_program_id=1,
+            points_currency_eid="stars",
+            poll_interval=0.1,
+            timeout=10,
+        ),
+    )
+
+    assert run.state_of("reconcile") == "failed"
+    assert sandbox.requests() == []

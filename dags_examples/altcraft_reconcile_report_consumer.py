@@ -33,15 +33,15 @@ except ImportError:  # Airflow 2
     from airflow.decorators import task
     from airflow.operators.python import get_current_context
 
+# [START howto_report_asset]
 REPORT_ASSET = reconcile_report_asset("altcraft_reconcile_daily", "reconcile")
+# [END howto_report_asset]
 
 
 def _latest_report_event(context: Any) -> Any:
     """The asset event that triggered this run, else (a manual run) the asset's latest."""
     # Airflow 3 names them triggering_asset_events, Airflow 2 triggering_dataset_events.
-    triggering = context.get("triggering_asset_events") or context.get(
-        "triggering_dataset_events"
-    )
+    triggering = context.get("triggering_asset_events") or context.get("triggering_dataset_events")
     events = [event for batch in (triggering or {}).values() for event in batch]
     if events:
         return events[-1]
@@ -58,7 +58,7 @@ with DAG(
     catchup=False,
     tags=["altcraft", "example"],
 ) as dag:
-
+    # [START howto_report_consumer]
     @task(inlets=[REPORT_ASSET])
     def log_report() -> dict[str, Any]:
         event = _latest_report_event(get_current_context())
@@ -73,3 +73,4 @@ with DAG(
         return report
 
     log_report()
+    # [END howto_report_consumer]

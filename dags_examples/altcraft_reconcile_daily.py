@@ -11,6 +11,11 @@ What it shows:
   param) at it. The demo warehouse records signed amounts without a type, hence
   ``columns={"transaction_type": None}``. Differences go to a CSV report and to the table
   ``altcraft_reconcile_report``; any difference fails the task (``on_difference="fail"``).
+* Both tasks declare their file as an outlet Asset (templated paths: the tasks' own assets,
+  ``altcraft://exports/altcraft_reconcile_daily/export_transactions`` and
+  ``altcraft://reconcile-reports/altcraft_reconcile_daily/reconcile``); each success emits an
+  event whose ``extra`` holds the path, the period and the counts.
+  ``altcraft_reconcile_report_consumer`` is scheduled on the report's (docs/assets.md).
 
 Setup: ``python scripts/create_demo_warehouse.py --sqlite /abs/path/warehouse.db``, the
 connection ``altcraft_warehouse`` pointing at it, and an ``altcraft_default`` connection (the

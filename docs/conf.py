@@ -21,7 +21,7 @@ from airflow_provider_altcraft import __version__  # noqa: E402
 
 project = "airflow-provider-altcraft"
 author = "airflow-provider-altcraft contributors"
-copyright = "the airflow-provider-altcraft contributors; Apache-2.0"  # noqa: A001
+copyright = "the airflow-provider-altcraft contributors; Apache-2.0"
 release = __version__
 version = __version__
 

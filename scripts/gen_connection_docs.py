@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = render(current)
     if args.check:
         if current != wanted:
-            print(f"{PAGE.relative_to(REPO)} is out of date: run python scripts/gen_connection_docs.py")
+            stale = PAGE.relative_to(REPO)
+            print(f"{stale} is out of date: run python scripts/gen_connection_docs.py")
             return 1
         return 0
     if current != wanted:

@@ -1,5 +1,5 @@
-"""Code the documentation shows that is not an example DAG: docs/hook.md and docs/sandbox.md
-include these regions (``literalinclude`` between the START/END markers), and
+"""Code the documentation shows that is not an example DAG: docs/hook.md, docs/sandbox.md and
+docs/probe.md include these regions (``literalinclude`` between the START/END markers), and
 tests/docs/test_snippets.py runs them against the sandbox, so a snippet that stops working
 fails a test instead of misleading a reader.
 """
@@ -30,3 +30,20 @@ def sandbox_python_api() -> None:
         print(sb.url, sb.token)  # http://127.0.0.1:40123 t
         print(sb.balance(1, "p-1", "stars")["total_balance"])  # 500.00 (a Decimal)
     # [END howto_sandbox_python_api]
+
+
+def profile_in_sandbox() -> None:
+    """Reads ``altcraft-profile.json`` from the working directory, as the page says."""
+    # [START howto_profile_in_sandbox]
+    from airflow_provider_altcraft.sandbox import run_sandbox
+    from airflow_provider_altcraft.sandbox.profile import (
+        read_profile,
+        sandbox_options,
+        unreplayable,
+    )
+
+    profile = read_profile("altcraft-profile.json")
+    with run_sandbox(config=sandbox_options(profile)) as sb:
+        print(sb.config()["duplicate_eid"])  # your DAG tests meet the behaviour your account showed
+    print(unreplayable(profile))  # what the sandbox cannot play yet
+    # [END howto_profile_in_sandbox]

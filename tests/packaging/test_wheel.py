@@ -53,16 +53,21 @@ AIRFLOW_TIMEOUT_SEC = 600
 
 #: The package's files that are not Python modules (package data); anything else is stray.
 PACKAGE_DATA = {"py.typed", "sandbox/seed_example.json"}
-#: The sdist's files outside the package and its generated metadata.
+#: The sdist's files outside the package and its generated metadata: the build's inputs, the
+#: project's Markdown files and the documentation's sources (its pages and Sphinx config).
 SDIST_FILES = {
     "PKG-INFO",
     "pyproject.toml",
     "setup.cfg",  # written by setuptools (egg_info tags)
     "MANIFEST.in",
     "README.md",
-    "docs/installation.md",
+    "CHANGELOG.md",
+    "CONTRIBUTING.md",
+    "SECURITY.md",
     "LICENSE",
     "NOTICE",
+    "docs/conf.py",
+    *(f"docs/{page.name}" for page in (REPO / "docs").glob("*.md")),
 }
 STRAY_SUFFIXES = {".pyc", ".pyo", ".part", ".tmp", ".orig", ".rej", ".swp", ".log", ".db"}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,62 @@ def test_readme_python_blocks_are_all_announced_snippets() -> None:
     assert not loose, f"README.md: Python blocks at lines {loose} are not copies of a region"
 
 
-def test_the_two_phase_snippet_keeps_a_failed_business_step_failed() -> None:
-    """The README's example: commit depends on the business step and is not upstream of the
-    rollback only, so the rollback is never the only leaf."""
-    (code,) = [code for _, _, name, code in _readme_snippets() if name == "howto_two_phase"]
-    assert "business >> commit" in code
-    assert "[business, commit] >> rollback" in code
-    assert 'trigger_rule="one_failed"' in code
+def _node(expression: ast.expr) -> list[str]:
+    """The task names in one operand of ``>>``: ``commit``, ``report(...)``, ``[a, b]``."""
+    if isinstance(expression, ast.List):
+        return [name for item in expression.elts for name in _node(item)]
+    if isinstance(expression, ast.Call):
+        return _node(expression.func)
+    if isinstance(expression, ast.Name):
+        return [expression.id]
+    raise AssertionError(f"unexpected dependency operand: {ast.dump(expression)}")
+
+
+def _edges(code: str) -> set[tuple[str, str]]:
+    """The ``a >> b`` dependencies a snippet declares, by variable (or task function) name."""
+    edges: set[tuple[str, str]] = set()
+
+    def chain(expression: ast.expr) -> list[str]:
+        if isinstance(expression, ast.BinOp) and isinstance(expression.op, ast.RShift):
+            upstream = chain(expression.left)
+            downstream = _node(expression.right)
+            edges.update((up, down) for up in upstream for down in downstream)
+            return downstream
+        return _node(expression)
+
+    for statement in ast.walk(ast.parse(textwrap.dedent(code))):
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.BinOp):
+            chain(statement.value)
+    return edges
+
+
+def _keeps_a_failed_business_step_failed(code: str) -> bool:
+    """Some leaf other than the rollback lies downstream of the business step: that leaf ends
+    ``upstream_failed`` when the business step fails, and so does the run. (Airflow decides a
+    run's state from its leaves; a succeeded rollback as the only leaf makes it green.)"""
+    edges = _edges(code)
+    nodes = {name for edge in edges for name in edge}
+    leaves = {name for name in nodes if not any(up == name for up, _ in edges)}
+    reached, frontier = set(), {"business"}
+    while frontier:
+        reached |= frontier
+        frontier = {down for up, down in edges if up in frontier} - reached
+    return bool((leaves - {"rollback"}) & reached)
+
+
+def test_the_two_phase_snippets_keep_a_failed_business_step_failed() -> None:
+    (readme,) = [code for _, _, name, code in _readme_snippets() if name == "howto_two_phase"]
+    assert _keeps_a_failed_business_step_failed(readme)
+    (installation,) = [
+        block.body
+        for block in code_blocks((DOCS / "installation.md").read_text(encoding="utf-8"))
+        if block.info == "python"
+    ]
+    assert _keeps_a_failed_business_step_failed(installation)
+    # The check is not vacuous: the pattern that ended such runs green fails it.
+    assert not _keeps_a_failed_business_step_failed(
+        "business >> commit\n[business, commit] >> rollback\n"
+    )
 
 
 def test_the_readme_first_screen_keeps_the_two_commands() -> None:

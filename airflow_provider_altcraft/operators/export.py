@@ -186,7 +186,7 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
             dag_id=self.dag_id if self.has_dag() else None,  # type: ignore[no-untyped-call]
             task_id=self.task_id,
         )
-        if self.output_asset is not None:
+        if self.output_asset is not None and self.output_asset not in self.outlets:
             self.outlets = [*self.outlets, self.output_asset]
 
     def build(self, values: Mapping[str, Any]) -> ExportRequest:
@@ -268,6 +268,17 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
             return str(self.hook.settings.base_url)
         except Exception:  # no usable connection: the ledger cannot be named
             return None
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Input: the Altcraft loyalty ledger; output: the export file (once rendered)."""
+        from airflow_provider_altcraft.export.lineage import export_lineage
+
+        path = self.output_path
+        return export_lineage(
+            base_url=self._lineage_base_url(),
+            output_path=None if is_dynamic(path) else storage.display(path),
+            summary=None,
+        )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Input: the Altcraft loyalty ledger; output: the export file; run facet

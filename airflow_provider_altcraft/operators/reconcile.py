@@ -398,7 +398,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             dag_id=self.dag_id if self.has_dag() else None,  # type: ignore[no-untyped-call]
             task_id=self.task_id,
         )
-        if self.report_asset is not None:
+        if self.report_asset is not None and self.report_asset not in self.outlets:
             self.outlets = [*self.outlets, self.report_asset]
 
     def _argument_values(self) -> dict[str, Any]:
@@ -723,10 +723,17 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
                 warehouse = sql_input_datasets(self.sql, conn_id)
         return altcraft, warehouse
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """The inputs and outputs of :meth:`get_openlineage_facets_on_complete`, no counts."""
+        return self._lineage(summary=None)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Inputs: the export file (or the Altcraft ledger) and the warehouse table(s);
         outputs: the report file (and the report table); run facet ``altcraft_reconcile``
         (the counts of each difference class, rows on each side, the engine, the period)."""
+        return self._lineage(summary=getattr(self, "_lineage_summary", None))
+
+    def _lineage(self, *, summary: Mapping[str, Any] | None) -> Any:
         from airflow_provider_altcraft.export.lineage import reconcile_lineage, warehouse_table
 
         altcraft, warehouse = self._lineage_inputs()
@@ -741,5 +748,5 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
             warehouse_inputs=warehouse,
             report_path=None if is_dynamic(report) else storage.display(report),
             report_table=report_table,
-            summary=getattr(self, "_lineage_summary", None),
+            summary=summary,
         )

@@ -64,10 +64,12 @@ def run_with_lineage(tmp_path: Path, spec: dict[str, Any]) -> list[dict[str, Any
     return [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
 
 
-def complete_event(events: list[dict[str, Any]], task_id: str) -> dict[str, Any]:
+def complete_event(
+    events: list[dict[str, Any]], task_id: str, event_type: str = "COMPLETE"
+) -> dict[str, Any]:
     (event,) = [
         e for e in events
-        if e.get("eventType") == "COMPLETE" and e["job"]["name"].endswith(f".{task_id}")
+        if e.get("eventType") == event_type and e["job"]["name"].endswith(f".{task_id}")
     ]  # fmt: skip
     return event
 
@@ -126,6 +128,11 @@ def test_export_then_reconcile_name_their_files_tables_and_counts(
     assert counts["differences"] == len(expected)
     assert counts["missing_in_altcraft"] == 1
     assert (counts["engine"], counts["state_compared"]) == ("sqlite", False)
+    # The START events already name the datasets (the templates are rendered by then).
+    for task_id, finished in (("export", exported), ("reconcile", reconciled)):
+        started = complete_event(events, task_id, "START")
+        assert datasets(started["inputs"]) == datasets(finished["inputs"])
+        assert datasets(started["outputs"]) == datasets(finished["outputs"])
     assert_no_personal_data(events)
 
 

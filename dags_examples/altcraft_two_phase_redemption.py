@@ -30,9 +30,9 @@ Needs an ``altcraft_default`` connection (the sandbox works: ``altcraft-sandbox`
 
 from __future__ import annotations
 
+# [START howto_two_phase_imports]
 from typing import Any
 
-# [START howto_two_phase_imports]
 import pendulum
 from airflow import DAG
 

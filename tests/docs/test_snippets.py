@@ -136,6 +136,11 @@ def test_the_two_phase_snippets_keep_a_failed_business_step_failed() -> None:
     )
 
 
+def test_the_readme_is_a_front_page() -> None:
+    """About 150 lines, never more than 200: the reference lives in docs/."""
+    assert len(README.read_text(encoding="utf-8").splitlines()) <= 200
+
+
 def test_the_readme_first_screen_keeps_the_two_commands() -> None:
     first_screen = "\n".join(README.read_text(encoding="utf-8").split("\n")[:25])
     commands = [b.body for b in code_blocks(first_screen) if b.info == "bash"]

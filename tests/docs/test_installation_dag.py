@@ -66,6 +66,7 @@ def test_a_failed_business_step_rolls_back_and_fails_the_run(
     assert result.state == "failed"
     assert result.state_of("business_step") == "failed"
     assert result.state_of("commit") == "upstream_failed"
+    assert result.state_of("confirm") == "upstream_failed"  # the leaf that fails the run
     assert result.state_of("rollback") == "success"
     (redemption,) = sandbox.transactions(source_type="api")
     assert redemption["status"] == "rolled_back"

@@ -17,6 +17,7 @@ here is imported at DAG parse time except the standard library.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -30,8 +31,12 @@ __all__ = [
     "altcraft_ledger",
     "file_dataset",
     "operator_lineage",
+    "sql_input_datasets",
     "table_dataset",
+    "warehouse_tables",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The dataset name of an account's loyalty transactions (its points ledger).
 LOYALTY_TRANSACTIONS = "loyalty/transactions"
@@ -74,6 +79,39 @@ def table_dataset(
     netloc = (host or "localhost") + (f":{port}" if port else "")
     name = f"{database}.{table}" if database else table
     return DatasetId(f"{conn_type}://{netloc}", name)
+
+
+def warehouse_tables(conn_id: str, tables: Iterable[str]) -> list[DatasetId]:
+    """``tables`` on the Airflow connection ``conn_id``, named from the connection's type,
+    host, port and schema (never its login or password; no network). Empty when the
+    connection cannot be read: lineage is best effort and never fails a task."""
+    try:
+        from airflow_provider_altcraft.compat import BaseHook
+
+        connection = BaseHook.get_connection(conn_id)
+    except Exception:
+        log.debug("No lineage for connection %r", conn_id, exc_info=True)
+        return []
+    if connection.conn_type == "sqlite":  # the "host" of a SQLite connection is its file
+        return [DatasetId(f"sqlite://{connection.host or ''}", table) for table in tables]
+    conn_type = connection.conn_type or "unknown"
+    return [
+        table_dataset(conn_type, connection.host, connection.port, connection.schema, table)
+        for table in tables
+    ]
+
+
+def sql_input_datasets(sql: str, conn_id: str) -> list[DatasetId]:
+    """The tables ``sql`` reads, on connection ``conn_id``. Empty when the OpenLineage SQL
+    parser (part of the ``openlineage`` extra) is not installed or cannot tell."""
+    try:
+        from openlineage.common.sql import parse  # type: ignore[import-untyped]
+
+        tables = [table.qualified_name for table in parse([sql]).in_tables]
+    except Exception:
+        log.debug("No SQL lineage for connection %r", conn_id, exc_info=True)
+        return []
+    return warehouse_tables(conn_id, tables)
 
 
 def operator_lineage(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
-from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from airflow_provider_altcraft.exceptions import AltcraftError, AltcraftValidationError
 from airflow_provider_altcraft.validation import check_output_path, check_text
 
 if TYPE_CHECKING:
@@ -39,9 +39,12 @@ if TYPE_CHECKING:
 __all__ = [
     "RESULTS_BASE_ENV",
     "StoragePath",
+    "StorageUnavailableError",
+    "as_text",
     "check_output",
     "default_results_base",
     "display",
+    "exists",
     "is_remote",
     "join",
     "local_copy",
@@ -63,8 +66,9 @@ _LOCAL_SCHEMES = frozenset({"", "file", "local"})
 _COPY_CHUNK = 1024 * 1024
 
 
-def _text(path: object) -> str:
-    """The path as text: a URI for object-storage paths, the path itself otherwise."""
+def as_text(path: object) -> str:
+    """A path argument as text: a URI for object-storage paths (its connection in the user
+    part), the path itself otherwise."""
     if _is_object_path(path):
         return str(path)
     if isinstance(path, os.PathLike):
@@ -86,18 +90,22 @@ def _scheme(text: str) -> str:
     return urlsplit(text).scheme.lower()
 
 
+class StorageUnavailableError(AltcraftError):
+    """The object store did not answer (a retry may reach it)."""
+
+
 def is_remote(path: object) -> bool:
     """Whether ``path`` names an object-storage location rather than the local filesystem."""
     if _is_object_path(path):
         return str(getattr(path, "protocol", "") or "").lower() not in _LOCAL_SCHEMES
-    return _scheme(_text(path)) not in _LOCAL_SCHEMES
+    return _scheme(as_text(path)) not in _LOCAL_SCHEMES
 
 
 def local_path(path: object) -> Path | None:
     """The local filesystem path ``path`` names (``file://`` URIs included), None if remote."""
     if is_remote(path):
         return None
-    text = _text(path)
+    text = as_text(path)
     if _scheme(text) in {"file", "local"}:
         parts = urlsplit(text)
         host = "" if parts.netloc in ("", "localhost") else parts.netloc
@@ -107,7 +115,7 @@ def local_path(path: object) -> Path | None:
 
 def display(path: object) -> str:
     """``path`` as text for messages, logs and XComs: a password in a URI is never shown."""
-    text = _text(path)
+    text = as_text(path)
     parts = urlsplit(text) if _scheme(text) else None
     if parts is not None and parts.password is not None:
         host = parts.hostname or ""
@@ -122,12 +130,12 @@ def to_object_path(path: object) -> ObjectStoragePath:
 
     if isinstance(path, ObjectStoragePath):
         return path
-    return ObjectStoragePath(_text(path))
+    return ObjectStoragePath(as_text(path))
 
 
 def join(base: object, *parts: str) -> str:
     """``base`` joined with ``parts`` by ``/``, as text (a URI stays a URI)."""
-    text = _text(base).rstrip("/") if is_remote(base) else os.fspath(local_path(base) or "")
+    text = as_text(base).rstrip("/") if is_remote(base) else os.fspath(local_path(base) or "")
     if is_remote(base):
         return "/".join([text, *(part.strip("/") for part in parts)])
     return os.path.join(text, *parts)
@@ -156,8 +164,8 @@ def check_output(path: object, parameter: str, *, partial_suffix: str | None = N
     if not is_remote(path):
         local = local_path(path)
         check_output_path(str(local), parameter, partial_suffix=partial_suffix)
-        return _text(path)
-    text = _text(path)
+        return as_text(path)
+    text = as_text(path)
     check_text(text, parameter, accepted)
     key = urlsplit(text).path if not _is_object_path(path) else str(getattr(path, "key", ""))
     if not key.strip("/") or text.endswith("/"):
@@ -165,6 +173,30 @@ def check_output(path: object, parameter: str, *, partial_suffix: str | None = N
             parameter, f"{display(path)!r} names a bucket or a directory, not a file", accepted
         )
     return text
+
+
+def exists(path: object, parameter: str) -> bool:
+    """Whether a file is at ``path``. For a URI this opens its filesystem, so call it at run
+    time, before any request to Altcraft: a scheme or connection this worker lacks is an
+    :class:`AltcraftValidationError` naming ``parameter``; a store that does not answer is a
+    :class:`StorageUnavailableError`."""
+    local = local_path(path)
+    if local is not None:
+        return local.exists()
+    shown = display(path)
+    try:
+        return bool(to_object_path(path).exists())
+    except OSError as exc:
+        raise StorageUnavailableError(
+            f"{parameter}: {shown!r} cannot be reached ({type(exc).__name__})"
+        ) from None
+    except Exception as exc:  # unknown scheme, missing filesystem package or connection
+        raise AltcraftValidationError(
+            parameter,
+            f"{shown!r} cannot be opened ({type(exc).__name__}: {exc})",
+            "pass a URI of a filesystem this worker has (its provider installed, its "
+            "connection defined)",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -217,7 +249,7 @@ def local_copy(
     if local is not None:
         yield local
         return
-    target = _private_scratch(scratch_dir, Path(urlsplit(_text(path)).path).suffix)
+    target = _private_scratch(scratch_dir, Path(urlsplit(as_text(path)).path).suffix)
     try:
         with open_for_reading(path, parameter) as source:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -238,7 +270,7 @@ def staged_output(path: object, parameter: str, *, upload_on_error: bool = False
     if local is not None:
         yield local
         return
-    target = _private_scratch(None, Path(urlsplit(_text(path)).path).suffix)
+    target = _private_scratch(None, Path(urlsplit(as_text(path)).path).suffix)
     try:
         try:
             yield target

@@ -16,42 +16,12 @@ from airflow_provider_altcraft import lineage
 from airflow_provider_altcraft.batch.results import BatchSummary
 from airflow_provider_altcraft.lineage import DatasetId
 
-__all__ = ["batch_lineage", "sql_input_datasets"]
+__all__ = ["batch_lineage"]
 
 log = logging.getLogger(__name__)
 
 #: The run facet's key in the OpenLineage event (``run.facets.altcraft_batch``).
 RUN_FACET = "altcraft_batch"
-
-
-def sql_input_datasets(sql: str, conn_id: str) -> list[DatasetId]:
-    """The tables ``sql`` reads, named on connection ``conn_id`` (no network: the
-    connection's fields only). Empty when the OpenLineage SQL parser is not installed or
-    cannot tell."""
-    try:
-        from openlineage.common.sql import parse  # type: ignore[import-untyped]
-
-        from airflow_provider_altcraft.compat import BaseHook
-
-        tables = parse([sql]).in_tables
-        connection = BaseHook.get_connection(conn_id)
-    except Exception:  # lineage is best effort: no parser, no connection
-        log.debug("No SQL lineage for connection %r", conn_id, exc_info=True)
-        return []
-    host = connection.host
-    if connection.conn_type == "sqlite":  # the "host" of a SQLite connection is its file
-        return [lineage.DatasetId(f"sqlite://{host or ''}", table.qualified_name)
-                for table in tables]  # fmt: skip
-    return [
-        lineage.table_dataset(
-            connection.conn_type or "unknown",
-            host,
-            connection.port,
-            connection.schema,
-            table.qualified_name,
-        )
-        for table in tables
-    ]
 
 
 def _summary_facet(summary: BatchSummary, operation: str) -> Any:

@@ -25,7 +25,6 @@ __all__ = [
     "RECONCILE_FACET",
     "export_lineage",
     "reconcile_lineage",
-    "warehouse_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,26 +51,6 @@ RECONCILE_FACET_FIELDS = (
     "date_from",
     "date_to",
 )
-
-
-def warehouse_table(conn_id: str, table: str) -> DatasetId | None:
-    """``table`` on the Airflow connection ``conn_id``, named from the connection's type,
-    host, port and schema (never its login or password; no network). None when the connection
-    cannot be read."""
-    try:
-        from airflow_provider_altcraft.compat import BaseHook
-
-        connection = BaseHook.get_connection(conn_id)
-    except Exception:  # lineage is best effort
-        log.debug("No lineage for connection %r", conn_id, exc_info=True)
-        return None
-    return lineage.table_dataset(
-        connection.conn_type or "unknown",
-        connection.host,
-        connection.port,
-        connection.schema or None,
-        table,
-    )
 
 
 def _facet(kind: str, values: Mapping[str, Any], names: Sequence[str]) -> Any:
@@ -118,12 +97,11 @@ def reconcile_lineage(
     altcraft_input: DatasetId | None,
     warehouse_inputs: Sequence[DatasetId],
     report_path: str | None,
-    report_table: DatasetId | None,
+    report_tables: Sequence[DatasetId],
     summary: Mapping[str, Any] | None,
 ) -> Any | None:
     """An ``OperatorLineage`` of a reconcile task (None without the OpenLineage provider)."""
     inputs = [*([altcraft_input] if altcraft_input else []), *warehouse_inputs]
     outputs = [lineage.file_dataset(report_path)] if report_path is not None else []
-    if report_table is not None:
-        outputs.append(report_table)
+    outputs.extend(report_tables)
     return _lineage(inputs, outputs, RECONCILE_FACET, summary, RECONCILE_FACET_FIELDS)

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_altcraft import exceptions
+from airflow_provider_altcraft import exceptions, storage
 from airflow_provider_altcraft.compat import (
+    AirflowException,
     AirflowFailException,
     BaseOperator,
     Context,
@@ -86,6 +87,25 @@ def is_dynamic(value: object) -> bool:
 
 #: Kept for old imports: :meth:`Matching.from_values`.
 matching_from = Matching.from_values
+
+
+def check_path_argument(value: object, parameter: str) -> None:
+    """A path argument's text (an ``ObjectStoragePath`` is checked by storage) is a non-empty
+    string of at most 4096 characters."""
+    if isinstance(value, str):
+        parse_optional_str(value, parameter, max_length=4096)
+
+
+def check_reachable(path: object, parameter: str) -> bool:
+    """Whether a file is at ``path``, asked at run time before any request to Altcraft: a
+    URI's filesystem is opened, so a scheme or connection this worker lacks fails the task
+    without retry, in one sentence; a store that does not answer fails the try (retried)."""
+    try:
+        return storage.exists(path, parameter)
+    except storage.StorageUnavailableError as exc:
+        raise AirflowException(f"{exc}; nothing was requested from Altcraft") from None
+    except AltcraftValidationError as exc:
+        raise AirflowFailException(f"Invalid argument: {exc}") from None
 
 
 def matching_from_arguments(values: Mapping[str, Any]) -> Matching:

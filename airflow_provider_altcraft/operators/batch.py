@@ -32,7 +32,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_altcraft import storage
-from airflow_provider_altcraft.batch.lineage import batch_lineage, sql_input_datasets
+from airflow_provider_altcraft.batch.lineage import batch_lineage
 from airflow_provider_altcraft.batch.progress import DEFAULT_WINDOW, BatchProgress, ProgressLocked
 from airflow_provider_altcraft.batch.results import (
     RESULT_COLUMNS,
@@ -65,6 +65,7 @@ from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.operators.base import (
     SINGLE_ARGUMENT_CHECKS,
     AltcraftBaseOperator,
+    check_reachable,
     is_dynamic,
 )
 from airflow_provider_altcraft.validation import check_output_path, parse_bool
@@ -351,7 +352,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         if check_existing is None and ti.try_number > 1:
             check_existing = True  # an earlier try may have sent any row
         target = (
-            self._path_text(self.results_path)
+            storage.as_text(self.results_path)
             if self.results_path
             else self._default_results_path(ti)
         )
@@ -591,37 +592,13 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             storage.check_output(path, "results_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None
-        local = storage.local_path(path)
-        exists = os.path.exists(local) if local is not None else self._remote_exists(path)
+        exists = check_reachable(path, "results_path")
         if self.results_path and try_number <= 1 and exists:
             raise AirflowFailException(
                 f"Invalid argument: results_path: {storage.display(path)!r} already exists, "
                 "written by another run; template the path with the run (e.g. "
                 "'.../{{ run_id }}.csv') or remove the file"
             )
-
-    @staticmethod
-    def _remote_exists(path: str) -> bool:
-        try:
-            return bool(storage.to_object_path(path).exists())
-        except OSError as exc:  # the store did not answer: a retry may reach it
-            raise AirflowException(
-                f"results_path: {storage.display(path)!r} cannot be reached "
-                f"({type(exc).__name__}); nothing was sent"
-            ) from None
-        except Exception as exc:  # unknown scheme, missing filesystem or connection
-            raise AirflowFailException(
-                f"Invalid argument: results_path: {storage.display(path)!r} cannot be opened "
-                f"({type(exc).__name__}: {exc}); pass a URI of a filesystem this worker has "
-                "(its provider installed, its connection defined)"
-            ) from None
-
-    @staticmethod
-    def _path_text(path: object) -> str:
-        """A path argument as text: a URI stays a URI (its connection in the user part)."""
-        if any(cls.__name__ == "ObjectStoragePath" for cls in type(path).__mro__):
-            return str(path)
-        return str(os.fspath(path)) if isinstance(path, os.PathLike) else str(path)
 
     @staticmethod
     def _instance_parts(ti: Any) -> list[str]:
@@ -645,9 +622,9 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         from airflow_provider_altcraft import lineage
 
         if self.rows_file is not None and not is_dynamic(self.rows_file):
-            return [lineage.file_dataset(self._path_text(self.rows_file))]
+            return [lineage.file_dataset(storage.as_text(self.rows_file))]
         if isinstance(self.sql, str) and self.sql_conn_id and not is_dynamic(self.sql):
-            return sql_input_datasets(self.sql, self.sql_conn_id)
+            return lineage.sql_input_datasets(self.sql, self.sql_conn_id)
         return []
 
     def _lineage_base_url(self) -> str | None:
@@ -662,7 +639,7 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
         return batch_lineage(
             inputs=self._lineage_inputs(),
             base_url=self._lineage_base_url(),
-            results_path=self._path_text(given) if given and not is_dynamic(given) else None,
+            results_path=storage.as_text(given) if given and not is_dynamic(given) else None,
             summary=None,
             operation=self.batch_operation,
         )

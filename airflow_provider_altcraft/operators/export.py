@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_altcraft import storage
 from airflow_provider_altcraft.compat import (
-    AirflowException,
-    AirflowFailException,
     Asset,
     Context,
     conf,
@@ -41,10 +39,14 @@ from airflow_provider_altcraft.export.service import (
     start_export,
     wait_for_task,
 )
-from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, is_dynamic
+from airflow_provider_altcraft.operators.base import (
+    AltcraftBaseOperator,
+    check_path_argument,
+    check_reachable,
+    is_dynamic,
+)
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.triggers.altcraft import AltcraftExportTaskTrigger
-from airflow_provider_altcraft.validation import parse_optional_str
 
 if TYPE_CHECKING:
     from airflow_provider_altcraft.storage import StoragePath
@@ -73,36 +75,6 @@ def export_asset(dag_id: str, task_id: str) -> Asset:
     ``output_asset``: ``altcraft://exports/<dag_id>/<task_id>`` (subscribe with
     ``schedule=[export_asset("my_dag", "export")]``)."""
     return assets.task_asset(assets.EXPORT_KIND, dag_id, task_id)
-
-
-def check_path_argument(value: object, parameter: str) -> None:
-    """A path argument's text (not an ``ObjectStoragePath``, checked by storage) is a
-    non-empty string of at most 4096 characters."""
-    if isinstance(value, str):
-        parse_optional_str(value, parameter, max_length=4096)
-
-
-def check_reachable(path: object, parameter: str) -> None:
-    """At run time, before any request to Altcraft: a URI's filesystem is opened and asked
-    whether the object exists, so a scheme or connection this worker lacks fails the task
-    without retry, in one sentence (a store that does not answer fails the try, retried).
-    Local paths need no call."""
-    if not storage.is_remote(path):
-        return
-    shown = storage.display(path)
-    try:
-        storage.to_object_path(path).exists()
-    except OSError as exc:  # the store did not answer: a retry may reach it
-        raise AirflowException(
-            f"{parameter}: {shown!r} cannot be reached ({type(exc).__name__}); nothing was "
-            "requested from Altcraft"
-        ) from None
-    except Exception as exc:  # unknown scheme, missing filesystem or connection
-        raise AirflowFailException(
-            f"Invalid argument: {parameter}: {shown!r} cannot be opened "
-            f"({type(exc).__name__}: {exc}); pass a URI of a filesystem this worker has "
-            "(its provider installed, its connection defined)"
-        ) from None
 
 
 class AltcraftExportTransactionsOperator(AltcraftBaseOperator):

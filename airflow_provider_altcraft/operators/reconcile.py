@@ -44,8 +44,12 @@ from airflow_provider_altcraft.export.service import (
     parse_period,
     resolve_period,
 )
-from airflow_provider_altcraft.operators.base import AltcraftBaseOperator, is_dynamic
-from airflow_provider_altcraft.operators.export import check_path_argument, check_reachable
+from airflow_provider_altcraft.operators.base import (
+    AltcraftBaseOperator,
+    check_path_argument,
+    check_reachable,
+    is_dynamic,
+)
 from airflow_provider_altcraft.periods import Period
 from airflow_provider_altcraft.reconcile import (
     DIFFERENCE_CLASSES,
@@ -701,8 +705,6 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         """The Altcraft side (the export file, or the ledger of the task's own export) and the
         warehouse tables (the table, or those the query reads)."""
         from airflow_provider_altcraft import lineage
-        from airflow_provider_altcraft.batch.lineage import sql_input_datasets
-        from airflow_provider_altcraft.export.lineage import warehouse_table
 
         altcraft: DatasetId | None = None
         if self.export_path is not None:
@@ -717,10 +719,9 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         conn_id = self.warehouse_conn_id
         if isinstance(conn_id, str) and not is_dynamic(conn_id):
             if isinstance(self.table, str) and not is_dynamic(self.table):
-                table = warehouse_table(conn_id, self.table)
-                warehouse = [] if table is None else [table]
+                warehouse = lineage.warehouse_tables(conn_id, [self.table])
             elif isinstance(self.sql, str) and not is_dynamic(self.sql):
-                warehouse = sql_input_datasets(self.sql, conn_id)
+                warehouse = lineage.sql_input_datasets(self.sql, conn_id)
         return altcraft, warehouse
 
     def get_openlineage_facets_on_start(self) -> Any:
@@ -734,19 +735,19 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         return self._lineage(summary=getattr(self, "_lineage_summary", None))
 
     def _lineage(self, *, summary: Mapping[str, Any] | None) -> Any:
-        from airflow_provider_altcraft.export.lineage import reconcile_lineage, warehouse_table
+        from airflow_provider_altcraft import lineage
+        from airflow_provider_altcraft.export.lineage import reconcile_lineage
 
         altcraft, warehouse = self._lineage_inputs()
-        report_table = None
-        if isinstance(self.report_table, str) and not is_dynamic(self.report_table):
-            conn_id = self.warehouse_conn_id
-            if isinstance(conn_id, str) and not is_dynamic(conn_id):
-                report_table = warehouse_table(conn_id, self.report_table)
+        report_tables: list[DatasetId] = []
+        table, conn_id = self.report_table, self.warehouse_conn_id
+        if all(isinstance(value, str) and not is_dynamic(value) for value in (table, conn_id)):
+            report_tables = lineage.warehouse_tables(str(conn_id), [str(table)])
         report = self.report_path
         return reconcile_lineage(
             altcraft_input=altcraft,
             warehouse_inputs=warehouse,
             report_path=None if is_dynamic(report) else storage.display(report),
-            report_table=report_table,
+            report_tables=report_tables,
             summary=summary,
         )

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from airflow_provider_altcraft.exceptions import AltcraftError, AltcraftValidationError
@@ -50,6 +50,7 @@ __all__ = [
     "local_copy",
     "local_path",
     "open_for_reading",
+    "open_private",
     "staged_output",
     "to_object_path",
 ]
@@ -173,6 +174,17 @@ def check_output(path: object, parameter: str, *, partial_suffix: str | None = N
             parameter, f"{display(path)!r} names a bucket or a directory, not a file", accepted
         )
     return text
+
+
+def open_private(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> IO[Any]:
+    """``path`` opened for writing as an owner-only file (0600, an existing one too), never
+    through a symbolic link, its missing directories created owner-only (0700): for files
+    holding other people's points (results, exports, reports)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(path, flags, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file (an earlier try's) too
+    return open(descriptor, mode, **kwargs)
 
 
 def exists(path: object, parameter: str) -> bool:

@@ -4,11 +4,12 @@ results file, the progress log line, and the run's metrics."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections import Counter
 from decimal import Decimal
 from typing import IO, Any
+
+from airflow_provider_altcraft import storage
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -168,13 +169,9 @@ class ResultsWriter:
     """
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
         self.path = path
         self._jsonl = path.lower().endswith((".jsonl", ".ndjson"))
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-        descriptor = os.open(path, flags, 0o600)
-        os.fchmod(descriptor, 0o600)  # an existing file (this task's earlier try) too
-        self._file: IO[str] = open(descriptor, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._file: IO[str] = storage.open_private(path, "w", encoding="utf-8", newline="")
         if self._jsonl:
             import json
 

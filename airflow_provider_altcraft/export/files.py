@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_altcraft import storage
 from airflow_provider_altcraft.export.csv_reader import (
     REQUIRED_COLUMNS,
     ExportFormatError,
@@ -56,7 +57,7 @@ def assemble_export(
     read = kept = 0
     header: list[str] | None = None
     try:
-        with open(unchecked, "w", encoding="utf-8", newline="") as out:
+        with storage.open_private(unchecked, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out)
             for part in parts:
                 with open(part, encoding="utf-8-sig", newline="") as handle:

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from airflow_provider_altcraft import storage
 from airflow_provider_altcraft.connection_fields import (
     HIDDEN_FIELDS,
     PLACEHOLDERS,
@@ -934,7 +935,7 @@ class AltcraftHook(AltcraftBaseHook):
                         error_code=None,
                         error_text="the result file could not be downloaded",
                     )
-                with open(partial, "wb") as out:
+                with storage.open_private(partial, "wb") as out:
                     for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
                         out.write(chunk)
                         size += len(chunk)

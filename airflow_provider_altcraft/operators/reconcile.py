@@ -620,7 +620,7 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
     ) -> dict[str, int]:
         by_class = dict.fromkeys(DIFFERENCE_CLASSES, 0)
         partial = path.with_name(path.name + ".part")
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
+        with storage.open_private(partial, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
             for row in rows:

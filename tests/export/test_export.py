@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def test_export_downloads_the_ledger_of_the_data_interval(
     summary = result.xcom("export")
     assert summary["path"] == str(path)
     assert summary["rows"] == 3
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "members' points: owner-only"
     # The data interval [2024-09-01, 2024-09-02): date_to is exclusive.
     assert (summary["date_from"], summary["date_to"]) == (
         "2024-09-01T00:00:00Z",

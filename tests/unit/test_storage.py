@@ -139,3 +139,22 @@ def test_a_scheme_without_a_filesystem_is_one_sentence() -> None:
         storage.open_for_reading("nosuchfs://b/a.csv", "rows_file"),
     ):
         pass
+
+
+def test_private_files_are_owner_only_and_never_written_through_a_link(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "report.csv"
+    with storage.open_private(path) as handle:
+        handle.write("a\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.chmod(0o644)  # an earlier try's file, made readable by someone
+    with storage.open_private(path) as handle:
+        handle.write("b\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "b\n"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    link = tmp_path / "link.csv"
+    link.symlink_to(victim)
+    with pytest.raises(OSError):
+        storage.open_private(link)
+    assert victim.read_text() == "keep"

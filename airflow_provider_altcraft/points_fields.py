@@ -9,7 +9,8 @@ Everything that lists the request's fields is derived from :data:`POINTS_FIELDS`
   single arguments (``SINGLE_ARGUMENT_CHECKS`` in :mod:`airflow_provider_altcraft.operators.base`);
 * a batch's row fields and per-batch constants (``ROW_FIELDS``, ``CONSTANT_FIELDS`` in
   :mod:`airflow_provider_altcraft.batch_rows`);
-* the parameter table ``docs/parameters.md`` (``scripts/gen_parameters_doc.py``).
+* the parameter table ``docs/parameters.md`` (``scripts/gen_parameters_doc.py``) and the
+  ``:param:`` field lists of the operators' and the hook's docstrings (:func:`param_docs`).
 
 The operators keep explicit ``__init__`` signatures (Airflow and IDEs read them);
 ``tests/unit/test_points_fields.py`` checks that they, the ``PointsRequest`` dataclass and the
@@ -23,7 +24,7 @@ name whatever was missed. Only the standard library is imported (DAG parse time)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -248,6 +249,22 @@ def operator_fields(operation: Operation) -> tuple[PointsField, ...]:
 
 def operator_arguments(operation: Operation) -> tuple[str, ...]:
     return tuple(field.operator_argument for field in operator_fields(operation))
+
+
+def param_docs(fields: Iterable[PointsField], *, hook: bool = False, indent: int = 4) -> str:
+    """The Sphinx ``:param:`` lines of ``fields``, indented for a docstring: the operators'
+    argument names, or (``hook``) the API's names with the matching fields as the hook's one
+    ``matching`` argument. Docstrings insert it where they say ``{points_params}``."""
+    lines = []
+    for field in fields:
+        if hook and field.is_matching:
+            continue
+        lines.append(f":param {field.name if hook else field.operator_argument}: {field.doc}")
+    if hook:
+        lines.append(
+            ":param matching: the member, a :class:`~airflow_provider_altcraft.models.Matching`."
+        )
+    return ("\n" + " " * indent).join(lines)
 
 
 #: The columns a batch row may carry (everything else is ignored, except the row key column).

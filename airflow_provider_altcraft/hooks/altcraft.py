@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_altcraft import storage
@@ -60,6 +60,7 @@ from airflow_provider_altcraft.models import (
     eid_holder,
 )
 from airflow_provider_altcraft.periods import Period
+from airflow_provider_altcraft.points_fields import Operation, param_docs, request_fields
 from airflow_provider_altcraft.validation import (
     check_output_path,
     currency_payload,
@@ -101,6 +102,20 @@ CONNECTION_OK_SANDBOX = (
 #: Sent by test_connection, which expects Altcraft to refuse it.
 CONNECTION_TEST_INVALID_TOKEN = "airflow-connection-test-invalid-token"
 ACCOUNT_TRANSACTIONS_PAGE_MAX = 100
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _documents_fields(operation: Operation) -> Callable[[_Method], _Method]:
+    """Put the ``:param:`` lines of ``operation``'s request fields (``POINTS_FIELDS``) where
+    the method's docstring says ``{points_params}``: documented once, as declared."""
+
+    def document(method: _Method) -> _Method:
+        listed = param_docs(request_fields(operation), hook=True, indent=8)
+        method.__doc__ = (method.__doc__ or "").replace("{points_params}", listed)
+        return method
+
+    return document
 
 
 class AltcraftHook(AltcraftBaseHook):
@@ -187,6 +202,7 @@ class AltcraftHook(AltcraftBaseHook):
 
     # -- points -------------------------------------------------------------------------------
 
+    @_documents_fields("redeem")
     def redeem_points(
         self,
         *,
@@ -207,21 +223,12 @@ class AltcraftHook(AltcraftBaseHook):
 
         The arguments are those of docs/parameters.md (checked before any request):
 
-        :param loyalty_program_id: the loyalty program's id.
-        :param amount: the points, a ``Decimal``, int or string (a float is refused).
-        :param matching: how Altcraft finds the member (:class:`Matching`).
-        :param points_currency_iid: the points currency by id; or
-        :param points_currency_eid: the points currency by external id.
-        :param promotion_id: the promotion the operation belongs to.
-        :param is_temp: make a temporary (held) transaction, to commit or roll back later.
-        :param temp_timeout_sec: seconds before a temporary transaction expires.
-        :param created_at: the operation's time: an aware datetime or an RFC3339 string.
-        :param transaction_eid: the caller's key of the transaction (exactly-once lookups).
-        :param external_data: a JSON object stored with the transaction.
+        {points_params}
         :return: the transaction Altcraft made.
         """
         return self._send_points("redeem", locals())
 
+    @_documents_fields("accrue")
     def accrue_points(
         self,
         *,
@@ -244,19 +251,7 @@ class AltcraftHook(AltcraftBaseHook):
 
         The arguments are those of docs/parameters.md (checked before any request):
 
-        :param loyalty_program_id: the loyalty program's id.
-        :param amount: the points, a ``Decimal``, int or string (a float is refused).
-        :param matching: how Altcraft finds the member (:class:`Matching`).
-        :param points_currency_iid: the points currency by id; or
-        :param points_currency_eid: the points currency by external id.
-        :param promotion_id: the promotion the operation belongs to.
-        :param is_temp: make a temporary (held) transaction, to commit or roll back later.
-        :param temp_timeout_sec: seconds before a temporary transaction expires.
-        :param created_at: the operation's time: an aware datetime or an RFC3339 string.
-        :param transaction_eid: the caller's key of the transaction (exactly-once lookups).
-        :param external_data: a JSON object stored with the transaction.
-        :param activation_date: when the points become active (aware datetime or RFC3339).
-        :param expiration_date: when the points expire (after ``activation_date``).
+        {points_params}
         :return: the transaction Altcraft made.
         """
         return self._send_points("accrue", locals())

@@ -35,7 +35,12 @@ from airflow_provider_altcraft.operators.base import (
     check_currency,
     matching_from_arguments,
 )
-from airflow_provider_altcraft.points_fields import operator_arguments, request_fields
+from airflow_provider_altcraft.points_fields import (
+    operator_arguments,
+    operator_fields,
+    param_docs,
+    request_fields,
+)
 from airflow_provider_altcraft.validation import (
     format_amount,
     parse_datetime,
@@ -78,6 +83,13 @@ def _count_failure(name: str, tags: dict[str, str], error: BaseException) -> Non
     metrics.incr(name, tags={**tags, "error": kind.__name__ if is_ours else "other"})
 
 
+#: The points operators' arguments that are not request fields.
+_COMMON_PARAMS = """
+    :param check_existing: look the eid up before sending. Default: when the eid was given,
+        or the task is being retried.
+    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated."""
+
+
 class _PointsOperator(AltcraftBaseOperator):
     """Redeem or accrue: one money-moving request, sent exactly once.
 
@@ -88,6 +100,15 @@ class _PointsOperator(AltcraftBaseOperator):
 
     operation: ClassVar[PointsOperation]
     template_fields: Sequence[str] = ("altcraft_conn_id", *operator_arguments("redeem"))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The ``:param:`` list of a subclass's docstring comes from ``POINTS_FIELDS`` (its
+        ``{points_params}``), so the documented arguments are the declared ones."""
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__ and "{points_params}" in cls.__doc__:
+            listed = param_docs(operator_fields(cls.operation)) + _COMMON_PARAMS
+            cls.__doc__ = cls.__doc__.replace("{points_params}", listed)
+
     template_fields_renderers: ClassVar[dict[str, str]] = {"external_data": "json"}
 
     def __init__(
@@ -209,31 +230,7 @@ class AltcraftRedeemPointsOperator(_PointsOperator):
     Returns (XCom ``return_value``) the ``transaction_id``; also pushes ``transaction_eid``,
     ``balance_before`` and ``balance_after`` (strings) and ``already_existed``.
 
-    :param loyalty_program_id: the loyalty program.
-    :param amount: the points: a positive decimal with at most 2 places, as a string, int or
-        ``Decimal`` (a float is refused).
-    :param is_temp: make a temporary transaction, held until commit or rollback.
-    :param points_currency_iid: the currency's internal id; or
-    :param points_currency_eid: the currency's external id. One of the two is required (the
-        exactly-once lookups search one currency); see the connection's
-        ``default_points_currency_eid``.
-    :param promotion_id: the promotion the transaction belongs to.
-    :param temp_timeout_sec: seconds until Altcraft rolls a temporary transaction back
-        (needs ``is_temp``).
-    :param transaction_eid: the exactly-once key; by default derived from the DAG id, task
-        id, run id and map index (the same on every retry).
-    :param external_data: a JSON object (or its text) stored with the transaction.
-    :param created_at: when it happened: an aware datetime or RFC3339, sent as RFC3339 UTC.
-    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
-        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
-    :param profile_email: the member's e-mail (sent as the API's ``email``).
-    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
-    :param profile_id: the member's profile id.
-    :param field_name: ``matching="custom"``: the profile field to match on.
-    :param field_value: ``matching="custom"``: the field's value.
-    :param check_existing: look the eid up before sending. Default: when the eid was given,
-        or the task is being retried.
-    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    {points_params}
     """
 
     operation = "redeem"
@@ -245,34 +242,7 @@ class AltcraftAccruePointsOperator(_PointsOperator):
     As :class:`AltcraftRedeemPointsOperator` (the same XComs), plus ``activation_date`` and
     ``expiration_date``.
 
-    :param loyalty_program_id: the loyalty program.
-    :param amount: the points: a positive decimal with at most 2 places, as a string, int or
-        ``Decimal`` (a float is refused).
-    :param is_temp: make a temporary transaction, held until commit or rollback.
-    :param points_currency_iid: the currency's internal id; or
-    :param points_currency_eid: the currency's external id. One of the two is required (the
-        exactly-once lookups search one currency); see the connection's
-        ``default_points_currency_eid``.
-    :param promotion_id: the promotion the transaction belongs to.
-    :param temp_timeout_sec: seconds until Altcraft rolls a temporary transaction back
-        (needs ``is_temp``).
-    :param transaction_eid: the exactly-once key; by default derived from the DAG id, task
-        id, run id and map index (the same on every retry).
-    :param external_data: a JSON object (or its text) stored with the transaction.
-    :param created_at: when it happened: an aware datetime or RFC3339, sent as RFC3339 UTC.
-    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
-        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
-    :param profile_email: the member's e-mail (sent as the API's ``email``).
-    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
-    :param profile_id: the member's profile id.
-    :param field_name: ``matching="custom"``: the profile field to match on.
-    :param field_value: ``matching="custom"``: the field's value.
-    :param check_existing: look the eid up before sending. Default: when the eid was given,
-        or the task is being retried.
-    :param activation_date: when the accrued points become active: an aware datetime or
-        RFC3339.
-    :param expiration_date: when the accrued points expire (after ``activation_date``).
-    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    {points_params}
     """
 
     operation = "accrue"

@@ -171,3 +171,38 @@ def test_the_parameter_table_is_generated_from_the_declaration() -> None:
     assert written == module.render(), "run: python scripts/gen_parameters_doc.py"
     for field in POINTS_FIELDS:
         assert f"| `{field.name}` |" in written
+
+
+def _documented(doc: str | None) -> set[str]:
+    import re
+
+    return set(re.findall(r":param (\w+):", doc or ""))
+
+
+@pytest.mark.parametrize("operation", ["redeem", "accrue"])
+def test_every_argument_is_documented_once_from_the_declaration(operation: str) -> None:
+    """The :param: lists of the points operators and hook methods are generated from
+    POINTS_FIELDS: each argument has one, and no documented name is not an argument."""
+    import inspect
+
+    from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
+    from airflow_provider_altcraft.operators.base import AltcraftBaseOperator
+    from airflow_provider_altcraft.operators.loyalty import (
+        AltcraftAccruePointsOperator,
+        AltcraftRedeemPointsOperator,
+    )
+
+    operator = {"redeem": AltcraftRedeemPointsOperator, "accrue": AltcraftAccruePointsOperator}
+    cls = operator[operation]
+    arguments = {
+        name
+        for klass in cls.__mro__[: cls.__mro__.index(AltcraftBaseOperator) + 1]
+        if "__init__" in vars(klass)
+        for name, parameter in inspect.signature(klass.__init__).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert "{points_params}" not in (cls.__doc__ or "")
+    assert _documented(cls.__doc__) == arguments
+    method = getattr(AltcraftHook, f"{operation}_points")
+    hook_arguments = set(inspect.signature(method).parameters) - {"self"}
+    assert _documented(method.__doc__) == hook_arguments

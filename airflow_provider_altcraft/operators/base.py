@@ -197,6 +197,14 @@ class AltcraftTaskMixin(_TaskBase):  # type: ignore[misc,valid-type]
     def hook(self) -> AltcraftHook:
         return AltcraftHook(altcraft_conn_id=self.altcraft_conn_id)
 
+    def _lineage_base_url(self) -> str | None:
+        """The Altcraft account's base URL, naming its ledger in lineage; None without a
+        usable connection (lineage never fails a task)."""
+        try:
+            return str(self.hook.settings.base_url)
+        except Exception:
+            return None
+
     def build(self, values: Mapping[str, Any]) -> Any:
         """Validate the argument values into the request object.
 

@@ -627,12 +627,6 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             return lineage.sql_input_datasets(self.sql, self.sql_conn_id)
         return []
 
-    def _lineage_base_url(self) -> str | None:
-        try:
-            return str(self.hook.settings.base_url)
-        except Exception:  # no usable connection: the ledger cannot be named
-            return None
-
     def get_openlineage_facets_on_start(self) -> Any:
         """Inputs, the Altcraft ledger, and the results file when its path is given."""
         given = self.results_path

@@ -235,12 +235,6 @@ class AltcraftExportTransactionsOperator(AltcraftBaseOperator):
 
     # -- OpenLineage (called by the OpenLineage provider when it is installed) ----------------
 
-    def _lineage_base_url(self) -> str | None:
-        try:
-            return str(self.hook.settings.base_url)
-        except Exception:  # no usable connection: the ledger cannot be named
-            return None
-
     def get_openlineage_facets_on_start(self) -> Any:
         """Input: the Altcraft loyalty ledger; output: the export file (once rendered)."""
         from airflow_provider_altcraft.export.lineage import export_lineage

@@ -36,6 +36,8 @@ from airflow_provider_altcraft.operators.base import (
     matching_from_arguments,
 )
 from airflow_provider_altcraft.points_fields import (
+    FIELDS_BY_NAME,
+    POINTS_FIELDS,
     operator_arguments,
     operator_fields,
     param_docs,
@@ -83,6 +85,8 @@ def _count_failure(name: str, tags: dict[str, str], error: BaseException) -> Non
     metrics.incr(name, tags={**tags, "error": kind.__name__ if is_ours else "other"})
 
 
+#: The API names of the matching fields (the operators' arguments: ``MATCHING_ARGUMENTS``).
+MATCHING_NAMES = tuple(field.name for field in POINTS_FIELDS if field.is_matching)
 #: The points operators' arguments that are not request fields.
 _COMMON_PARAMS = """
     :param check_existing: look the eid up before sending. Default: when the eid was given,
@@ -372,18 +376,18 @@ class AltcraftCancelTransactionOperator(_TransactionActionOperator):
 class _MemberOperator(AltcraftBaseOperator):
     """An operation on one program member found by matching (every argument templated).
 
-    :param loyalty_program_id: the loyalty program.
-    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
-        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
-    :param profile_email: the member's e-mail (sent as the API's ``email``).
-    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
-    :param profile_id: the member's profile id.
-    :param field_name: ``matching="custom"``: the profile field to match on.
-    :param field_value: ``matching="custom"``: the field's value.
-    :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
+    Subclasses list their arguments with ``{member_params}``: the program and the matching
+    arguments, documented from ``POINTS_FIELDS``.
     """
 
     member_arguments: ClassVar[tuple[str, ...]] = ("loyalty_program_id", *MATCHING_ARGUMENTS)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__ and "{member_params}" in cls.__doc__:
+            fields = [FIELDS_BY_NAME[name] for name in ("loyalty_program_id", *MATCHING_NAMES)]
+            cls.__doc__ = cls.__doc__.replace("{member_params}", param_docs(fields))
+
     template_fields: Sequence[str] = ("altcraft_conn_id", *member_arguments)
 
     def __init__(
@@ -420,14 +424,7 @@ class _MemberOperator(AltcraftBaseOperator):
 class AltcraftGetBalanceOperator(_MemberOperator):
     """Read a member's balance; returns ``{"total_balance": str, "active_balance": str}``.
 
-    :param loyalty_program_id: the loyalty program.
-    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
-        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
-    :param profile_email: the member's e-mail (sent as the API's ``email``).
-    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
-    :param profile_id: the member's profile id.
-    :param field_name: ``matching="custom"``: the profile field to match on.
-    :param field_value: ``matching="custom"``: the field's value.
+    {member_params}
     :param points_currency_iid: the currency's internal id; or
     :param points_currency_eid: the currency's external id (neither: Altcraft's default).
     :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
@@ -472,14 +469,7 @@ class AltcraftGetBalanceOperator(_MemberOperator):
 class AltcraftRegisterMemberOperator(_MemberOperator):
     """Register a profile in a loyalty program; returns its ``profile_id``.
 
-    :param loyalty_program_id: the loyalty program.
-    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
-        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
-    :param profile_email: the member's e-mail (sent as the API's ``email``).
-    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
-    :param profile_id: the member's profile id.
-    :param field_name: ``matching="custom"``: the profile field to match on.
-    :param field_value: ``matching="custom"``: the field's value.
+    {member_params}
     :param registration_date: the registration's time: an aware datetime or RFC3339.
     :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
     """
@@ -514,14 +504,7 @@ class AltcraftRegisterMemberOperator(_MemberOperator):
 class AltcraftRemoveMemberOperator(_MemberOperator):
     """Remove a profile from a loyalty program; returns its ``profile_id``.
 
-    :param loyalty_program_id: the loyalty program.
-    :param matching: ``email``, ``phone``, ``profile_id`` or ``custom``; may be left out when
-        exactly one of ``profile_email``, ``phone``, ``profile_id``, ``field_name`` is given.
-    :param profile_email: the member's e-mail (sent as the API's ``email``).
-    :param phone: the member's phone, international: ``+`` and 7 to 15 digits.
-    :param profile_id: the member's profile id.
-    :param field_name: ``matching="custom"``: the profile field to match on.
-    :param field_value: ``matching="custom"``: the field's value.
+    {member_params}
     :param altcraft_conn_id: the Airflow connection (type ``altcraft``), templated.
     """
 

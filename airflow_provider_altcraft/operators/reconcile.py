@@ -710,11 +710,8 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         if self.export_path is not None:
             if not is_dynamic(self.export_path):
                 altcraft = lineage.file_dataset(storage.display(self.export_path))
-        else:
-            try:
-                altcraft = lineage.altcraft_ledger(str(self.hook.settings.base_url))
-            except Exception:  # no usable connection: the ledger cannot be named
-                altcraft = None
+        elif (base_url := self._lineage_base_url()) is not None:
+            altcraft = lineage.altcraft_ledger(base_url)
         warehouse: list[DatasetId] = []
         conn_id = self.warehouse_conn_id
         if isinstance(conn_id, str) and not is_dynamic(conn_id):

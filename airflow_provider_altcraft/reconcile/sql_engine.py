@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import os
+import queue
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,8 @@ class SQLReconciler(BaseReconciler):
     #: The loaded tables' row number (load order): DuckDB's rowid, or a serial column.
     rid = "rowid"
     rid_column = ""
+    #: Where the engine's own scratch files go (None: the system's temporary directory).
+    scratch: Path | None = None
 
     # -- the dialect ----------------------------------------------------------------------------
 
@@ -191,7 +195,7 @@ class SQLReconciler(BaseReconciler):
             # The database's reader refused the file: Python's reader says why (one clear
             # ExportFormatError), or, if it reads the file (a blank line, a longer row, ...),
             # gives its rows to the database as a clean CSV.
-            with tempfile.TemporaryDirectory(prefix="altcraft-export-") as work:
+            with tempfile.TemporaryDirectory(prefix="altcraft-export-", dir=self.scratch) as work:
                 clean = Path(work) / "export.csv"
                 with open(clean, "w", encoding="utf-8", newline="") as handle:
                     csv.writer(handle).writerows(
@@ -227,7 +231,7 @@ class SQLReconciler(BaseReconciler):
 
     def _add_rows(self, table: str, rows: Iterable[Sequence[object]]) -> int:
         before = self._count(table)
-        with tempfile.TemporaryDirectory(prefix="altcraft-rows-") as work:
+        with tempfile.TemporaryDirectory(prefix="altcraft-rows-", dir=self.scratch) as work:
             path = Path(work) / "rows.csv"
             with open(path, "w", encoding="utf-8", newline="") as handle:
                 csv.writer(handle).writerows(
@@ -249,34 +253,43 @@ class SQLReconciler(BaseReconciler):
         columns: Sequence[str | None],
     ) -> int:
         """Load the result of ``sql`` on a SQLite warehouse: SQLite formats the values as the
-        row path would (texts as stored, a REAL through Python's repr, NULL marked) and the
-        csv module writes the cursor out in C; no Python code per row."""
-        connection.create_function("altcraft_real", 1, repr, deterministic=True)
+        row path would (texts as stored, a REAL through Python's repr, NULL marked), batches
+        of rows become CSV text in C (:mod:`.sqlite_csv`), and the database loads each file
+        of rows in a second thread while this one reads the next from SQLite (the warehouse
+        connection stays in the thread that opened it)."""
+        from airflow_provider_altcraft.reconcile.sqlite_csv import write_csv_files
 
-        def value(column: str | None) -> str:
-            if column is None:
-                return literal(NULL_MARKER)
-            ref = "q." + '"' + column.replace('"', '""') + '"'
-            return (
-                f"(CASE WHEN {ref} IS NULL THEN {literal(NULL_MARKER)} "
-                f"WHEN typeof({ref}) = 'real' THEN altcraft_real({ref}) "
-                f"ELSE CAST({ref} AS TEXT) END)"
-            )
-
-        query = f"SELECT {', '.join(map(value, columns))} FROM ({sql.strip().rstrip(';')}) AS q"
         before = self._count(WAREHOUSE)
-        with tempfile.TemporaryDirectory(prefix="altcraft-rows-") as work:
-            path = Path(work) / "rows.csv"
-            with open(path, "w", encoding="utf-8", newline="") as handle:
-                cursor = connection.execute(query, () if parameters is None else parameters)
+        select = self._select([f"c{i}" for i in range(6)])
+        files: queue.Queue[Path | None] = queue.Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def load() -> None:
+            while (path := files.get()) is not None:
                 try:
-                    csv.writer(handle).writerows(cursor)
+                    if not failure:
+                        self.load_csv(
+                            WAREHOUSE, path, width=6, select=select, null=NULL_MARKER,
+                            header=False,
+                        )  # fmt: skip
+                except BaseException as error:  # re-raised by the reading thread
+                    failure.append(error)
                 finally:
-                    cursor.close()
-            self.load_csv(
-                WAREHOUSE, path, width=6, select=self._select([f"c{i}" for i in range(6)]),
-                null=NULL_MARKER, header=False,
-            )  # fmt: skip
+                    path.unlink(missing_ok=True)
+
+        with tempfile.TemporaryDirectory(prefix="altcraft-rows-", dir=self.scratch) as work:
+            loader = threading.Thread(target=load, name="altcraft-reconcile-load", daemon=True)
+            loader.start()
+            try:
+                for path in write_csv_files(connection, sql, parameters, columns, Path(work)):
+                    files.put(path)
+                    if failure:
+                        break
+            finally:
+                files.put(None)
+                loader.join()
+        if failure:
+            raise failure[0]
         self._check_amounts(WAREHOUSE)
         return self._count(WAREHOUSE) - before
 

@@ -72,8 +72,9 @@ class DuckDBReconciler(SQLReconciler):
         as given. None (the default): adaptive, :func:`adaptive_memory_limit` of the rows
         loaded so far: raised after each load if they need more, set for matching by
         ``match()``. More is faster for tens of millions of rows; too little fails with
-        DuckDB's out-of-memory error (joins and aggregations need some pinned blocks per thread: 64MB is enough for
-        a million rows, 128MB for five million, 256MB for ten million).
+        DuckDB's out-of-memory error (joins and aggregations need some pinned blocks per
+        thread: 64MB is enough for a million rows, 128MB for five million, 256MB for ten
+        million).
     :param threads: DuckDB's threads (default: one per core).
     """
 

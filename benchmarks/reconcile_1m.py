@@ -10,9 +10,9 @@ the report; the script checks that all find the same differences.
 
 * ``sqlite``: the provider's SQLite engine, the SQLite warehouse attached to it (what the
   operator does with ``engine="sqlite"`` and a SQLite warehouse);
-* ``duckdb``: the DuckDB engine (default 64MB memory limit), the SQLite warehouse written
-  out by SQLite and the csv module in C, read by DuckDB (what the operator does with
-  ``engine="duckdb"`` or ``"auto"`` and a SQLite warehouse);
+* ``duckdb``: the DuckDB engine (its adaptive memory limit unless ``--memory-limit``), the
+  SQLite warehouse's rows joined into CSV text in C and loaded by DuckDB in a second thread
+  (what the operator does with ``engine="duckdb"`` or ``"auto"`` and a SQLite warehouse);
 * ``duckdb-pg`` and ``sqlite-pg``: those engines with the PostgreSQL warehouse read through
   ``COPY ... TO STDOUT`` (only with ``--postgres``);
 * ``pushdown``: the comparison inside PostgreSQL, the export copied in (only with
@@ -184,6 +184,10 @@ def _write_report(directory: Path, rows: Any) -> dict[str, int]:
     return counts
 
 
+#: The DuckDB engine's memory limit after loading and after matching (shown per run).
+LIMITS: list[str] = []
+
+
 def _engine(directory: Path, engine: str, warehouse: str) -> dict[str, int]:
     from airflow_provider_altcraft.reconcile import open_reconciler
     from airflow_provider_altcraft.reconcile.pushdown import copy_query_to_csv
@@ -217,7 +221,9 @@ def _engine(directory: Path, engine: str, warehouse: str) -> dict[str, int]:
                 db = sqlite3.connect(directory / "warehouse.db")
                 reconciler.add_warehouse_sqlite(db, WAREHOUSE_SELECT, None, WAREHOUSE_COLUMNS)
                 db.close()
+            LIMITS.append(getattr(reconciler, "memory_limit", ""))
             reconciler.match()
+            LIMITS.append(getattr(reconciler, "memory_limit", ""))
             return _write_report(directory, reconciler.differences())
 
 
@@ -386,7 +392,7 @@ def child(method: str, directory: Path) -> None:
     counts = METHODS[method](directory)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "peak_mb": _rss_mb(), "baseline_mb": baseline_mb,
-                      "counts": counts}))  # fmt: skip
+                      "counts": counts, "limits": LIMITS}))  # fmt: skip
 
 
 def measure(method: str, directory: Path) -> dict[str, Any]:
@@ -459,8 +465,10 @@ def main() -> None:
                 if result["counts"] != expected:
                     raise SystemExit(f"{method} found {result['counts']}, expected {expected}")
                 results[method].append(result)
+                limits = "->".join(filter(None, result.get("limits", [])))
                 print(f"  {method}: {result['seconds']:.2f} s, {result['peak_mb']:.0f} MB "
-                      f"(imports {result['baseline_mb']:.0f} MB)", flush=True)  # fmt: skip
+                      f"(imports {result['baseline_mb']:.0f} MB"
+                      f"{', DuckDB limit ' + limits if limits else ''})", flush=True)  # fmt: skip
     base = "pandas" if "pandas" in methods else methods[0]
     base_time = statistics.median(r["seconds"] for r in results[base])
     print(f"\n{rows:,} transactions; median of {args.repeat} run(s), each in a fresh process; "

@@ -22,7 +22,7 @@ from airflow_provider_altcraft.reconcile.base import NULL_MARKER
 
 __all__ = ["ROWS_PER_FILE", "as_texts", "csv_text", "selected_query", "write_csv_files"]
 
-#: Rows per fetch from SQLite (one joined text of a few MB).
+#: Rows per fetch from SQLite (one joined text of a few hundred KB: little memory held).
 FETCH_ROWS = 5_000
 #: Rows per CSV file handed to the consumer.
 ROWS_PER_FILE = 200_000

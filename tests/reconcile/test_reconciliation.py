@@ -455,6 +455,37 @@ def test_same_eid_with_another_amount_or_three_rows_stays_a_difference(open_engi
     ]
 
 
+def test_a_temporary_accrual_committed_in_the_next_period_shows_in_one_report(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    # docs/reconcile-performance.md: created on 09-01, committed on 09-02, the warehouse dates
+    # it at its creation. Each day's reconcile sees one of Altcraft's two rows: 09-01 matches
+    # the temporary row, 09-02 reports the full row (new id, same eid) missing; one export
+    # holding both days folds the pair. The engines cannot see the other period.
+    export = (
+        "transaction_id,transaction_eid,created_at,transaction_type,amount,status\n"
+        "t-temp,e-1,2024-09-01T23:50:00Z,accrual,10,committed\n"
+        "t-full,e-1,2024-09-02T00:10:00Z,accrual,10,active\n"
+    )
+    warehouse = [TransactionRow(None, "e-1", "10.00", "accrual", "active")]
+    found = []
+    for period in ((date(2024, 9, 1), date(2024, 9, 1)), (date(2024, 9, 2), date(2024, 9, 2)),
+                   (date(2024, 9, 1), date(2024, 9, 2))):  # fmt: skip
+        loaded, reconciler = _load_export(open_engine, export, tmp_path, period)
+        with reconciler:
+            reconciler.add_warehouse(warehouse if period[0].day == 1 else [])
+            counts = reconciler.match()
+            report = _report(reconciler)
+        found.append((loaded, counts["committed_copies"],
+                      [(r["difference"], r["transaction_id"]) for r in report]))  # fmt: skip
+
+    assert found == [
+        (1, 0, []),
+        (1, 0, [("missing_in_warehouse", "t-full")]),
+        (2, 1, []),
+    ]
+
+
 def test_report_date_times_are_rfc3339_utc(open_engine: Any) -> None:
     altcraft = [TransactionRow("t-1", "e-1", "1", "accrual", "active", "2024-10-15 12:00:00+03")]
     warehouse = [

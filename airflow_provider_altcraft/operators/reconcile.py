@@ -283,10 +283,11 @@ class AltcraftReconcileTransactionsOperator(AltcraftBaseOperator):
         ``"pushdown"`` (inside the PostgreSQL warehouse: the export is copied into a
         temporary table there and only the differences come back). All find the same
         differences; see docs/reconcile-performance.md.
-    :param duckdb_memory_limit: DuckDB's memory limit (default 256MB, enough for ten million
-        transactions); beyond it DuckDB spills to the task's temporary directory, so the
-        task's memory does not grow with the number of transactions. ``"64MB"`` keeps a
-        task of a million transactions near 250 MB but is too little for five million.
+    :param duckdb_memory_limit: DuckDB's memory limit; beyond it DuckDB spills to the task's
+        temporary directory, so the task's memory does not grow with the number of
+        transactions. Default: adaptive to the row count (128MB loading / 96MB matching up to
+        two million rows, 128MB up to five million, 256MB per started ten million beyond;
+        see docs/reconcile-performance.md). A given limit (e.g. ``"512MB"``) is used exactly.
     :param poll_interval: seconds between two ``tasks/status`` calls of the task's own export.
     :param timeout: seconds to wait for the task's own export.
     :param report_asset: the outlet Asset (a Dataset on Airflow 2) whose event says the

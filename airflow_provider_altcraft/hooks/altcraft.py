@@ -123,7 +123,7 @@ class AltcraftHook(AltcraftBaseHook):
 
     :param altcraft_conn_id: an Airflow connection of type ``altcraft``: host = the account's
         base URL (``https://<domain>``), password = the API token; extras tune timeouts,
-        TLS, retries and rate (see the README).
+        TLS, retries and rate (see docs/connection.md).
     :param pool_maxsize: keep-alive connections to keep (default: the connection's extra).
     :param max_requests_per_second: a client-side rate cap for this hook (default: the
         connection's extra; none).

@@ -1,8 +1,8 @@
 """Altcraft sandbox: a local, faithful stand-in for the Altcraft loyalty API v1.1.
 
 Pure standard library (no Airflow import anywhere), so it starts fast and can run in any
-environment. See the README's sandbox section for the behaviour it implements and the choices
-it makes where the real API is undocumented.
+environment. See docs/sandbox.md and docs/sandbox-wire.md for the behaviour it implements and
+the choices it makes where the real API is undocumented.
 
 Typical use in tests::
 

@@ -3,8 +3,8 @@
 Each option is a behaviour of the real Altcraft API that its public guide does not document,
 so tests can exercise a client against every plausible variant. The defaults are the strict
 reading of the guide: where it speaks, as it says; where it is silent, the variant that is
-hardest on a client (a sandbox more lenient than Altcraft would hide client bugs). The README's
-sandbox section lists every option with the guide's words behind it.
+hardest on a client (a sandbox more lenient than Altcraft would hide client bugs). docs/sandbox.md
+lists every option with the guide's words behind it.
 """
 
 from __future__ import annotations

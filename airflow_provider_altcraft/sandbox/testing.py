@@ -182,8 +182,8 @@ def run_sandbox(
     the client under test does not share a GIL with it; ``in_process=True`` runs it in a
     daemon thread instead (faster start, easier debugging).
 
-    ``durable=True`` (needs ``state_file``): every acknowledged write survives a crash (see the
-    README's "Durable mode"). A ``host`` that is not a loopback address is refused (before
+    ``durable=True`` (needs ``state_file``): every acknowledged write survives a crash (see
+    docs/sandbox.md, "Durable mode"). A ``host`` that is not a loopback address is refused (before
     anything is started or bound) unless ``allow_remote=True``: the control endpoints have no
     authentication.
     """

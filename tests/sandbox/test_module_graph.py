@@ -105,7 +105,7 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
 
 
 def test_the_sandbox_imports_only_the_standard_library() -> None:
-    """The README says so: it runs anywhere, without Airflow or any other package."""
+    """docs/sandbox.md says so: it runs anywhere, without Airflow or any other package."""
     script = (
         "import sys\n"
         "before = set(sys.modules)\n"

@@ -673,7 +673,7 @@ def test_in_process_and_connect() -> None:
         assert reply.json()["error_text"] == "Task not found"
 
 
-# -- edges found by checking the README against the server ---------------------------------------
+# -- edges found by checking docs/sandbox-wire.md against the server -----------------------------
 
 
 def _raw_exchange(sandbox: SandboxHandle, data: bytes) -> bytes:

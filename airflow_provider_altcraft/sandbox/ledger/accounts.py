@@ -1,6 +1,6 @@
 """Accounting: points transactions, balances, temporary holds and their settling, members.
 
-Balance semantics (see the README's sandbox section):
+Balance semantics (see docs/sandbox-wire.md):
 ``total = sum of signed amounts of transactions in status active|committed``;
 ``active = total - (accruals counted in total that are not yet active or already expired)
 - (temporary redemptions still held)``. Temporary accruals count only once committed.

@@ -3,7 +3,7 @@
 Records: :class:`Match` (a validated matching block), :class:`Transaction`, :class:`Account`
 (one points account with its running totals), :class:`Member`. Constants: the published and
 unpublished transaction fields, the export's CSV columns, and the error texts (in one place so
-that the README's sandbox section and the tests can quote them).
+that docs/sandbox-wire.md and the tests can quote them).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ UNPUBLISHED_LIST_FIELDS = ("status", "is_temp")
 UNPUBLISHED_EXPORT_FIELDS = ("status", "is_temp", "profile_id", "points_currency_eid")
 EXPORT_CSV_COLUMNS = PUBLISHED_FIELDS + UNPUBLISHED_EXPORT_FIELDS
 
-# Error texts, in one place so that the README's sandbox section and the tests can quote them.
+# Error texts, in one place so that docs/sandbox-wire.md and the tests can quote them.
 E_PROGRAM = (404, "Loyalty program not found")
 E_CURRENCY = (404, "Points currency not found")
 E_PROFILE = (404, "Profile not found")

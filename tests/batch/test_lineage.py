@@ -25,10 +25,9 @@ from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch.conftest import MEMBERS, make_rows, write_csv
 from tests.conftest import REPO, TOKEN
 from tests.dagrun import copy_dag_file, dags_dir
+from tests.needs import import_or_skip
 
-pytest.importorskip(
-    "airflow.providers.openlineage", reason="the OpenLineage provider is not installed"
-)
+import_or_skip("airflow.providers.openlineage", reason="the OpenLineage provider is not installed")
 
 
 def run_with_lineage(tmp_path: Path, dag_id: str, arguments: dict[str, Any]) -> list[Any]:

@@ -30,6 +30,7 @@ from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch.conftest import make_rows
 from tests.conftest import REPO, TOKEN
 from tests.dagrun import copy_dag_file, dags_dir
+from tests.needs import import_or_skip
 
 ROWS = 30
 
@@ -65,7 +66,7 @@ def run_batch(tmp_path: Path, dag_id: str, metrics_env: dict[str, str]) -> dict[
 
 
 def test_statsd_receives_the_rows_sent(batch_sandbox: SandboxHandle, tmp_path: Path) -> None:
-    pytest.importorskip("statsd", reason="Airflow's StatsD backend needs the statsd package")
+    import_or_skip("statsd", reason="Airflow's StatsD backend needs the statsd package")
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
     try:

@@ -18,16 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.conftest import REPO, TOKEN
 from tests.dagrun import copy_dag_file, dags_dir
+from tests.needs import import_or_skip
 from tests.reconcile.conftest import Scenario, create_sqlite_warehouse
 
-pytest.importorskip(
-    "airflow.providers.openlineage", reason="the OpenLineage provider is not installed"
-)
+import_or_skip("airflow.providers.openlineage", reason="the OpenLineage provider is not installed")
 
 TABLE = "loyalty_transactions"
 LEDGER = "loyalty/transactions"

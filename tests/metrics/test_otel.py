@@ -19,8 +19,9 @@ import pytest
 from airflow_provider_altcraft.compat import AIRFLOW_V_3
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.metrics.support import ACCRUE, DELAY_MS, personal_values, prepare, run_metrics_dag
+from tests.needs import import_or_skip
 
-metrics_service = pytest.importorskip(
+metrics_service = import_or_skip(
     "opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
     reason="Airflow's OpenTelemetry metrics need the OTLP protobuf classes",
 )

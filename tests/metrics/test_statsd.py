@@ -19,8 +19,9 @@ import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.metrics.support import DELAY_MS, personal_values, prepare, run_metrics_dag
+from tests.needs import import_or_skip
 
-pytest.importorskip("statsd", reason="Airflow's StatsD backend needs the statsd package")
+import_or_skip("statsd", reason="Airflow's StatsD backend needs the statsd package")
 
 PACKET = re.compile(r"^(?P<name>[^:]+):(?P<value>[^|]+)\|(?P<type>c|g|ms)$")
 

@@ -1,6 +1,6 @@
 """OpenLineage of the batch operators, as the OpenLineage provider emits it in a real DAG run.
 
-The run happens in a subprocess (tests/metrics/run_dag.py runs ``dag.test()`` there) whose
+The run happens in a subprocess (tests/dag_process.py runs ``dag.test()`` there) whose
 environment turns the provider on with a file transport: the provider decides once per
 process, at plugin load, whether its listener is registered, so this test process (whose
 Airflow is already loaded without it) cannot switch it. The listener then writes every event
@@ -12,10 +12,7 @@ counts, and hold no e-mail, phone or token.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,51 +20,25 @@ import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch.conftest import MEMBERS, make_rows, write_csv
-from tests.conftest import REPO, TOKEN
+from tests.conftest import TOKEN
 from tests.dagrun import copy_dag_file, dags_dir
+from tests.lineage.support import datasets, run_with_lineage, task_event
 from tests.needs import import_or_skip
 
 import_or_skip("airflow.providers.openlineage", reason="the OpenLineage provider is not installed")
 
 
-def run_with_lineage(tmp_path: Path, dag_id: str, arguments: dict[str, Any]) -> list[Any]:
-    """Run tests/dags/batch_operator.py with ``arguments`` in a subprocess with OpenLineage
-    on; every event it emitted."""
+def run_batch_with_lineage(tmp_path: Path, dag_id: str, arguments: dict[str, Any]) -> list[Any]:
+    """Run tests/dags/batch_operator.py with ``arguments`` and OpenLineage on; its events."""
     spec = {"dag_id": dag_id, "operator": "Redeem", "retries": 0, "arguments": arguments}
     copy_dag_file("batch_operator", dags_dir(), spec)
-    events_file = tmp_path / "events.jsonl"
-    env = os.environ.copy()
-    env.update(
-        {
-            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-                {"type": "file", "log_file_path": str(events_file), "append": True}
-            ),
-            "AIRFLOW__OPENLINEAGE__NAMESPACE": "altcraft-tests",
-            "AIRFLOW__OPENLINEAGE__DISABLED": "False",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-        }
-    )
-    output = tmp_path / "run.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "tests.metrics.run_dag", "batch_operator", dag_id, str(output)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert process.returncode == 0, process.stderr[-3000:]
-    assert json.loads(output.read_text())["tasks"] == {"batch": "success"}
-    assert events_file.exists(), "the OpenLineage listener emitted nothing"
-    return [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    run, events = run_with_lineage(tmp_path, "batch_operator", dag_id)
+    assert run["tasks"] == {"batch": "success"}
+    return events
 
 
 def batch_event(events: list[Any], event_type: str) -> dict[str, Any]:
-    (event,) = [
-        e for e in events
-        if e.get("eventType") == event_type and e["job"]["name"].endswith(".batch")
-    ]  # fmt: skip
-    return dict(event)
-
-
-def datasets(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    return {(item["namespace"], item["name"]) for item in items}
+    return task_event(events, "batch", event_type)
 
 
 def assert_no_personal_data(events: list[Any]) -> None:
@@ -84,7 +55,7 @@ def test_complete_event_names_the_rows_file_the_ledger_and_the_results(
     source = write_csv(tmp_path / "rows.csv", rows)
     results = tmp_path / "out" / "results.csv"
 
-    events = run_with_lineage(
+    events = run_batch_with_lineage(
         tmp_path,
         "lineage_rows_file",
         {"rows_file": f"file://{source}", "results_path": str(results)},
@@ -119,7 +90,7 @@ def test_sql_rows_are_lineage_of_their_table(
         "AIRFLOW_CONN_ORDERS_DB", json.dumps({"conn_type": "sqlite", "host": str(db)})
     )
 
-    events = run_with_lineage(
+    events = run_batch_with_lineage(
         tmp_path,
         "lineage_sql",
         {"sql": "SELECT order_id, email, amount FROM redemptions", "sql_conn_id": "orders_db",
@@ -137,7 +108,7 @@ def test_inline_rows_are_no_input_and_never_leave_the_task(
 ) -> None:
     # The rows hold e-mails: the provider's own facets describe the task (its class, owner,
     # retries ...), and the batch's facet counts; neither may carry the rows.
-    events = run_with_lineage(tmp_path, "lineage_inline", {"rows": make_rows(12)})
+    events = run_batch_with_lineage(tmp_path, "lineage_inline", {"rows": make_rows(12)})
 
     complete = batch_event(events, "COMPLETE")
     assert complete["inputs"] == []

@@ -8,16 +8,12 @@ Two backends, as Airflow ships them:
   as Airflow itself then sends nothing.
 * OpenTelemetry (OTLP over HTTP, protobuf): the ``opentelemetry`` packages come with Airflow;
   the server below decodes each export with the OTLP protobuf classes. The run's process
-  flushes the metrics before it exits (tests/batch/run_dag_flushed.py says why).
+  flushes the metrics before it exits (tests/dag_process.py says why).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +24,8 @@ import pytest
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch.conftest import make_rows
-from tests.conftest import REPO, TOKEN
+from tests.conftest import TOKEN
+from tests.dag_process import run_in_subprocess
 from tests.dagrun import copy_dag_file, dags_dir
 from tests.needs import import_or_skip
 
@@ -47,17 +44,7 @@ def run_batch(tmp_path: Path, dag_id: str, metrics_env: dict[str, str]) -> dict[
         "arguments": {"rows": rows, "invalid_rows": "skip"},
     }
     copy_dag_file("batch_operator", dags_dir(), spec)
-    env = os.environ.copy()
-    env.update(metrics_env)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    output = tmp_path / "run.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "tests.batch.run_dag_flushed", "batch_operator", dag_id,
-         str(output)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert process.returncode == 0, process.stderr[-3000:]
-    run: dict[str, Any] = json.loads(output.read_text())
+    run = run_in_subprocess(tmp_path, "batch_operator", dag_id, metrics_env)
     assert run["tasks"] == {"batch": "success"}
     return run
 

@@ -16,8 +16,6 @@ import io
 import json
 import logging
 import stat
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,24 +38,9 @@ from tests.batch.conftest import (
     write_csv,
 )
 from tests.dagrun import DagRunResult, load_test_dag, run_dag
+from tests.object_storage import attach_memory, bucket
 
-
-@pytest.fixture
-def bucket() -> Iterator[str]:
-    """A fresh ``memory://`` bucket (removed afterwards)."""
-    name = f"bucket-{uuid.uuid4().hex[:8]}"
-    yield f"memory://{name}"
-    memory = fsspec.filesystem("memory")
-    if memory.exists(f"/{name}"):
-        memory.rm(f"/{name}", recursive=True)
-
-
-def attach_memory() -> None:
-    if AIRFLOW_V_3:
-        from airflow.sdk.io import attach
-    else:
-        from airflow.io.store import attach
-    attach("memory", fs=fsspec.filesystem("memory"))
+__all__ = ["bucket"]  # the fixture, imported for pytest
 
 
 def put(uri: str, text: str) -> None:

@@ -32,13 +32,9 @@ with DAG(SPEC["dag_id"], schedule=None, start_date=datetime(2024, 1, 1), catchup
 
     @task
     def attach_memory() -> None:
-        import fsspec  # type: ignore[import-untyped]
+        from tests.object_storage import attach_memory
 
-        if TYPE_CHECKING or AIRFLOW_V_3:
-            from airflow.sdk.io import attach
-        else:  # Airflow 2
-            from airflow.io.store import attach
-        attach("memory", fs=fsspec.filesystem("memory"))
+        attach_memory()  # in the process that runs the tasks
 
     common: dict[str, Any] = {
         "loyalty_program_id": 1,

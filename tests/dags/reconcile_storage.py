@@ -39,13 +39,9 @@ with DAG(
 
     @task
     def attach_memory() -> None:
-        import fsspec  # type: ignore[import-untyped]
+        from tests.object_storage import attach_memory
 
-        if TYPE_CHECKING or AIRFLOW_V_3:
-            from airflow.sdk.io import attach
-        else:  # Airflow 2
-            from airflow.io.store import attach
-        attach("memory", fs=fsspec.filesystem("memory"))
+        attach_memory()  # in the process that runs the tasks
 
     upstream: Any = attach_memory()
     if SPEC.get("export") is not None:

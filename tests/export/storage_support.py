@@ -1,30 +1,17 @@
-"""Shared by the export, reconcile, asset and lineage tests: a fresh ``memory://`` bucket of
-fsspec's in-memory filesystem (the one tests/dags/reconcile_storage.py attaches to Airflow's
-object-storage layer) and runs of that DAG."""
+"""Shared by the export, reconcile, asset and lineage tests: a fresh ``memory://`` bucket
+(tests/object_storage.py) and runs of tests/dags/reconcile_storage.py."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import fsspec
-import pytest
 
 from tests.dagrun import DagRunResult, load_test_dag, run_dag
 from tests.export.ledger import run_covering
+from tests.object_storage import bucket as bucket  # the fixture, for the test modules
 
 SEPT_1 = run_covering("2024-09-01")
-
-
-@pytest.fixture
-def bucket() -> Iterator[str]:
-    """A fresh ``memory://`` bucket (removed afterwards)."""
-    name = f"bucket-{uuid.uuid4().hex[:8]}"
-    yield f"memory://{name}"
-    memory = fsspec.filesystem("memory")
-    if memory.exists(f"/{name}"):
-        memory.rm(f"/{name}", recursive=True)
 
 
 def put(uri: str, data: bytes) -> None:

@@ -1,7 +1,7 @@
 """OpenLineage of the export and reconcile operators, as the OpenLineage provider emits it in
 a real DAG run.
 
-The run happens in a subprocess (tests/metrics/run_dag.py runs ``dag.test()`` there) whose
+The run happens in a subprocess (tests/dag_process.py runs ``dag.test()`` there) whose
 environment turns the provider on with a file transport: the provider decides once per
 process, at plugin load, whether its listener is registered, so this test process (whose
 Airflow is already loaded without it) cannot switch it. The listener writes every event as a
@@ -12,15 +12,13 @@ and hold no e-mail, phone or token.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.conftest import REPO, TOKEN
+from tests.conftest import TOKEN
 from tests.dagrun import copy_dag_file, dags_dir
+from tests.lineage.support import datasets, run_with_lineage, task_event
 from tests.needs import import_or_skip
 from tests.reconcile.conftest import Scenario, create_sqlite_warehouse
 
@@ -28,51 +26,22 @@ import_or_skip("airflow.providers.openlineage", reason="the OpenLineage provider
 
 TABLE = "loyalty_transactions"
 LEDGER = "loyalty/transactions"
-#: The scenario's day (tests/metrics/run_dag.py runs on its own logical date).
+#: The scenario's day (tests/dag_process.py runs on its own logical date).
 SEPT_1 = {"date_from": "2024-09-01", "date_to": "2024-09-01"}
 
 
-def run_with_lineage(tmp_path: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run tests/dags/reconcile_storage.py with ``spec`` in a subprocess with OpenLineage on;
-    every event it emitted."""
+def run_reconcile_with_lineage(tmp_path: Path, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run tests/dags/reconcile_storage.py with ``spec`` and OpenLineage on; its events."""
     copy_dag_file("reconcile_storage", dags_dir(), spec)
-    events_file = tmp_path / "events.jsonl"
-    env = os.environ.copy()
-    env.update(
-        {
-            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-                {"type": "file", "log_file_path": str(events_file), "append": True}
-            ),
-            "AIRFLOW__OPENLINEAGE__NAMESPACE": "altcraft-tests",
-            "AIRFLOW__OPENLINEAGE__DISABLED": "False",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-        }
-    )
-    output = tmp_path / "run.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "tests.metrics.run_dag", "reconcile_storage", spec["dag_id"],
-         str(output)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert process.returncode == 0, process.stderr[-3000:]
-    states = json.loads(output.read_text())["tasks"]
-    assert set(states.values()) == {"success"}, states
-    assert events_file.exists(), "the OpenLineage listener emitted nothing"
-    return [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    run, events = run_with_lineage(tmp_path, "reconcile_storage", spec["dag_id"])
+    assert set(run["tasks"].values()) == {"success"}, run["tasks"]
+    return events
 
 
 def complete_event(
     events: list[dict[str, Any]], task_id: str, event_type: str = "COMPLETE"
 ) -> dict[str, Any]:
-    (event,) = [
-        e for e in events
-        if e.get("eventType") == event_type and e["job"]["name"].endswith(f".{task_id}")
-    ]  # fmt: skip
-    return event
-
-
-def datasets(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    return {(item["namespace"], item["name"]) for item in items}
+    return task_event(events, task_id, event_type)
 
 
 def assert_no_personal_data(events: list[dict[str, Any]]) -> None:
@@ -105,7 +74,7 @@ def test_export_then_reconcile_name_their_files_tables_and_counts(
                       "engine": "sqlite", **SEPT_1},
     }  # fmt: skip
 
-    events = run_with_lineage(tmp_path, spec)
+    events = run_reconcile_with_lineage(tmp_path, spec)
 
     warehouse = f"sqlite://{sqlite_warehouse}"
     exported = complete_event(events, "export")
@@ -150,7 +119,7 @@ def test_a_reconcile_running_its_own_export_reads_the_ledger_and_the_querys_tabl
                       "report_path": str(report), "on_difference": "warn", **SEPT_1},
     }  # fmt: skip
 
-    events = run_with_lineage(tmp_path, spec)
+    events = run_reconcile_with_lineage(tmp_path, spec)
 
     reconciled = complete_event(events, "reconcile")
     warehouse = f"sqlite://{sqlite_warehouse}"

@@ -4,15 +4,12 @@ picks its metrics backend once per process, from the configuration it reads at s
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_altcraft.sandbox import SandboxHandle
-from tests.conftest import REPO, SEED_PATH, TOKEN
+from tests.conftest import SEED_PATH, TOKEN
+from tests.dag_process import run_in_subprocess
 
 REDEEM = "loyalty/redeeme_points"
 ACCRUE = "loyalty/accrue_points"
@@ -45,21 +42,13 @@ def prepare(sandbox: SandboxHandle) -> None:
 def run_metrics_dag(tmp_path: Path, metrics_options: dict[str, str]) -> dict[str, Any]:
     """Run tests/dags/metrics_operators.py in a subprocess with ``[metrics]`` set from
     ``metrics_options``; its task states and XComs."""
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW__METRICS__")
-    }
-    env.update(
-        {f"AIRFLOW__METRICS__{key.upper()}": value for key, value in metrics_options.items()}
+    run = run_in_subprocess(
+        tmp_path,
+        "metrics_operators",
+        "metrics_operators",
+        {f"AIRFLOW__METRICS__{key.upper()}": value for key, value in metrics_options.items()},
+        drop_prefix="AIRFLOW__METRICS__",
     )
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    output = tmp_path / "run.json"
-    process = subprocess.run(
-        [sys.executable, "-m", "tests.metrics.run_dag", "metrics_operators", "metrics_operators",
-         str(output)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert process.returncode == 0, process.stderr[-3000:]
-    run: dict[str, Any] = json.loads(output.read_text())
     assert run["tasks"] == TASK_STATES
     return run
 

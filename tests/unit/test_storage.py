@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import os
 import stat
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import fsspec
 import pytest
 
 from airflow_provider_altcraft import lineage, storage
-from airflow_provider_altcraft.compat import AIRFLOW_V_3, ObjectStoragePath
+from airflow_provider_altcraft.compat import ObjectStoragePath
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
+from tests.object_storage import bucket
 
-
-@pytest.fixture
-def memory_root() -> Iterator[str]:
-    """A fresh ``memory://`` bucket, attached the way a deployment attaches a filesystem."""
-    if AIRFLOW_V_3:
-        from airflow.sdk.io import attach
-    else:
-        from airflow.io.store import attach
-    attach("memory", fs=fsspec.filesystem("memory"))
-    bucket = f"bucket-{uuid.uuid4().hex[:8]}"
-    yield f"memory://{bucket}"
-    memory = fsspec.filesystem("memory")
-    if memory.exists(f"/{bucket}"):
-        memory.rm(f"/{bucket}", recursive=True)
+__all__ = ["bucket"]  # the fixture, imported for pytest
 
 
 def test_local_and_remote_are_told_apart(tmp_path: Path) -> None:
@@ -50,8 +35,8 @@ def test_a_password_in_a_uri_is_never_displayed() -> None:
     assert storage.display("s3://aws_default@bucket/x.csv") == "s3://aws_default@bucket/x.csv"
 
 
-def test_staged_output_streams_a_whole_file_up_and_reads_it_back(memory_root: str) -> None:
-    target = f"{memory_root}/runs/2024-09-01/results.csv"
+def test_staged_output_streams_a_whole_file_up_and_reads_it_back(bucket: str) -> None:
+    target = f"{bucket}/runs/2024-09-01/results.csv"
     with storage.staged_output(target, "results_path") as local:
         assert local.parent.stat().st_mode & 0o777 == 0o700
         local.write_text("row,status\n1,sent\n")
@@ -65,9 +50,9 @@ def test_staged_output_streams_a_whole_file_up_and_reads_it_back(memory_root: st
     assert not copy.exists()
 
 
-def test_a_failed_writer_uploads_only_when_asked(memory_root: str) -> None:
+def test_a_failed_writer_uploads_only_when_asked(bucket: str) -> None:
     for upload_on_error, expected in ((False, False), (True, True)):
-        target = f"{memory_root}/failed-{upload_on_error}.csv"
+        target = f"{bucket}/failed-{upload_on_error}.csv"
         with (
             pytest.raises(RuntimeError),
             storage.staged_output(target, "output_path", upload_on_error=upload_on_error) as local,
@@ -85,10 +70,8 @@ def test_local_paths_pass_through_unchanged(tmp_path: Path) -> None:
         assert local == path
 
 
-def test_unreadable_and_unwritable_locations_are_one_sentence(
-    memory_root: str, tmp_path: Path
-) -> None:
-    missing = f"{memory_root}/missing.csv"
+def test_unreadable_and_unwritable_locations_are_one_sentence(bucket: str, tmp_path: Path) -> None:
+    missing = f"{bucket}/missing.csv"
     with (
         pytest.raises(AltcraftValidationError, match=r"^rows_file: .*missing.csv' does not exist"),
         storage.open_for_reading(missing, "rows_file"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -115,19 +115,33 @@ def sql_input_datasets(sql: str, conn_id: str) -> list[DatasetId]:
 
 
 def operator_lineage(
-    inputs: Iterable[DatasetId], outputs: Iterable[DatasetId], **facets: Any
+    inputs: Iterable[DatasetId],
+    outputs: Iterable[DatasetId],
+    *,
+    facet_key: str | None = None,
+    counts: Mapping[str, Any] | None = None,
 ) -> Any | None:
     """An ``OperatorLineage`` of these datasets, or None without the OpenLineage provider.
 
-    ``facets`` become run facets (e.g. a processing summary); keep them free of personal data.
+    ``counts`` (a task's summary: counts and period bounds, never personal data) becomes the
+    run facet ``facet_key`` (``altcraft_batch`` ...), an attrs class with exactly its fields.
     """
     try:
-        from airflow.providers.common.compat.openlineage.facet import Dataset
+        import attrs
+        from airflow.providers.common.compat.openlineage.facet import Dataset, RunFacet
         from airflow.providers.openlineage.extractors import OperatorLineage
     except ImportError:
         return None
+    run_facets: dict[str, Any] = {}
+    if facet_key is not None and counts is not None:
+        facet_class = attrs.make_class(
+            "".join(part.title() for part in facet_key.split("_")) + "RunFacet",
+            {name: attrs.field(default=None) for name in counts},
+            bases=(RunFacet,),
+        )
+        run_facets[facet_key] = facet_class(**counts)
     return OperatorLineage(
         inputs=[Dataset(namespace=item.namespace, name=item.name) for item in inputs],
         outputs=[Dataset(namespace=item.namespace, name=item.name) for item in outputs],
-        run_facets=dict(facets),
+        run_facets=run_facets,
     )

@@ -9,7 +9,6 @@ the provider, so a task never fails for lineage.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow_provider_altcraft import lineage
@@ -18,40 +17,22 @@ from airflow_provider_altcraft.lineage import DatasetId
 
 __all__ = ["batch_lineage"]
 
-log = logging.getLogger(__name__)
-
 #: The run facet's key in the OpenLineage event (``run.facets.altcraft_batch``).
 RUN_FACET = "altcraft_batch"
 
 
-def _summary_facet(summary: BatchSummary, operation: str) -> Any:
-    """The run facet of counts, as the OpenLineage client's attrs class."""
-    import attrs
-    from airflow.providers.common.compat.openlineage.facet import RunFacet
-
-    @attrs.define
-    class AltcraftBatchRunFacet(RunFacet):  # type: ignore[misc]
-        """Counts of one Altcraft batch run (no personal data)."""
-
-        operation: str = ""
-        rows: int = 0
-        sent: int = 0
-        already_present: int = 0
-        unknown: int = 0
-        failed: int = 0
-        skipped_invalid: int = 0
-        duration_sec: float = 0.0
-
-    return AltcraftBatchRunFacet(
-        operation=operation,
-        rows=summary.rows,
-        sent=summary.sent,
-        already_present=summary.already_present,
-        unknown=summary.unknown,
-        failed=summary.failed,
-        skipped_invalid=summary.skipped_invalid,
-        duration_sec=round(summary.duration_sec, 3),
-    )
+def _counts(summary: BatchSummary, operation: str) -> dict[str, Any]:
+    """The run facet's fields: counts of one batch run (no personal data)."""
+    return {
+        "operation": operation,
+        "rows": summary.rows,
+        "sent": summary.sent,
+        "already_present": summary.already_present,
+        "unknown": summary.unknown,
+        "failed": summary.failed,
+        "skipped_invalid": summary.skipped_invalid,
+        "duration_sec": round(summary.duration_sec, 3),
+    }
 
 
 def batch_lineage(
@@ -66,10 +47,5 @@ def batch_lineage(
     outputs = [] if base_url is None else [lineage.altcraft_ledger(base_url)]
     if results_path is not None:
         outputs.append(lineage.file_dataset(results_path))
-    facets: dict[str, Any] = {}
-    if summary is not None:
-        try:
-            facets[RUN_FACET] = _summary_facet(summary, operation)
-        except ImportError:
-            return None
-    return lineage.operator_lineage(inputs, outputs, **facets)
+    counts = None if summary is None else _counts(summary, operation)
+    return lineage.operator_lineage(inputs, outputs, facet_key=RUN_FACET, counts=counts)

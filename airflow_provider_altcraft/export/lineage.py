@@ -13,7 +13,6 @@ task never fails for lineage.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,8 +25,6 @@ __all__ = [
     "export_lineage",
     "reconcile_lineage",
 ]
-
-log = logging.getLogger(__name__)
 
 #: The run facets' keys in the OpenLineage event (``run.facets.<key>``).
 EXPORT_FACET = "altcraft_export"
@@ -53,20 +50,6 @@ RECONCILE_FACET_FIELDS = (
 )
 
 
-def _facet(kind: str, values: Mapping[str, Any], names: Sequence[str]) -> Any:
-    """A run facet holding ``names`` of ``values``, as the OpenLineage client's attrs class."""
-    import attrs
-    from airflow.providers.common.compat.openlineage.facet import RunFacet
-
-    # One attrs class per facet kind, declared with exactly the summary's fields.
-    cls = attrs.make_class(
-        f"Altcraft{kind.title()}RunFacet",
-        {name: attrs.field(default=None) for name in names},
-        bases=(RunFacet,),
-    )
-    return cls(**{name: values.get(name) for name in names})
-
-
 def _lineage(
     inputs: Sequence[DatasetId],
     outputs: Sequence[DatasetId],
@@ -74,13 +57,8 @@ def _lineage(
     summary: Mapping[str, Any] | None,
     names: Sequence[str],
 ) -> Any | None:
-    facets: dict[str, Any] = {}
-    if summary is not None:
-        try:
-            facets[facet_key] = _facet(facet_key.removeprefix("altcraft_"), summary, names)
-        except ImportError:
-            return None
-    return lineage.operator_lineage(inputs, outputs, **facets)
+    counts = None if summary is None else {name: summary.get(name) for name in names}
+    return lineage.operator_lineage(inputs, outputs, facet_key=facet_key, counts=counts)
 
 
 def export_lineage(

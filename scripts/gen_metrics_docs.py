@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from airflow_provider_altcraft.metrics import render_metrics_table  # noqa: E402
+from scripts.generated_docs import replace_between, write_or_check  # noqa: E402
 
 OUTPUT = REPO / "docs" / "metrics.md"
 START = "<!-- metrics:start -->"
@@ -26,24 +27,13 @@ END = "<!-- metrics:end -->"
 
 def render(page: str) -> str:
     """``page`` with the text between the markers replaced by the generated tables."""
-    head, start, rest = page.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise SystemExit(f"{OUTPUT.relative_to(REPO)} has no {START} ... {END} markers")
-    return f"{head}{START}\n{render_metrics_table()}{END}{tail}"
+    return replace_between(OUTPUT, page, START, END, f"\n{render_metrics_table()}")
 
 
 def main(argv: list[str]) -> int:
-    current = OUTPUT.read_text(encoding="utf-8")
-    text = render(current)
-    if "--check" in argv:
-        if current != text:
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run {Path(__file__).name}")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(REPO)}")
-    return 0
+    return write_or_check(
+        OUTPUT, render(OUTPUT.read_text(encoding="utf-8")), Path(__file__).name, argv
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from airflow_provider_altcraft.points_fields import POINTS_FIELDS, PointsField  # noqa: E402
+from scripts.generated_docs import write_or_check  # noqa: E402
 
 OUTPUT = REPO / "docs" / "parameters.md"
 
@@ -89,16 +90,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run {Path(__file__).name}")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(REPO)}")
-    return 0
+    return write_or_check(OUTPUT, render(), Path(__file__).name, argv)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ __all__ = [
     "exists",
     "is_remote",
     "join",
+    "local_base",
     "local_copy",
     "local_path",
     "open_for_reading",
@@ -136,21 +137,23 @@ def to_object_path(path: object) -> ObjectStoragePath:
 
 def join(base: object, *parts: str) -> str:
     """``base`` joined with ``parts`` by ``/``, as text (a URI stays a URI)."""
-    text = as_text(base).rstrip("/") if is_remote(base) else os.fspath(local_path(base) or "")
     if is_remote(base):
-        return "/".join([text, *(part.strip("/") for part in parts)])
-    return os.path.join(text, *parts)
+        return "/".join([as_text(base).rstrip("/"), *(part.strip("/") for part in parts)])
+    return os.path.join(local_path(base) or "", *parts)
+
+
+def local_base() -> str:
+    """This worker's own directory for the provider's files: ``<temp dir>/altcraft``."""
+    return os.path.join(tempfile.gettempdir(), "altcraft")
 
 
 def default_results_base() -> str:
     """Where results files go when a task names none: ``[altcraft] results_base`` (a local
-    directory or an object-storage URI every worker can reach), else the temp directory."""
-    configured = os.environ.get(RESULTS_BASE_ENV)
-    if not configured:
-        from airflow_provider_altcraft.compat import conf
+    directory or an object-storage URI every worker can reach; Airflow's configuration also
+    reads it from ``AIRFLOW__ALTCRAFT__RESULTS_BASE``), else :func:`local_base`."""
+    from airflow_provider_altcraft.compat import conf
 
-        configured = conf.get("altcraft", "results_base", fallback=None)
-    return configured or os.path.join(tempfile.gettempdir(), "altcraft")
+    return conf.get("altcraft", "results_base", fallback=None) or local_base()
 
 
 def check_output(path: object, parameter: str, *, partial_suffix: str | None = None) -> str:

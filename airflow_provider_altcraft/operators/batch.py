@@ -25,7 +25,6 @@ object stores cannot do: it is always a local (or shared-filesystem) file.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -499,9 +498,8 @@ class AltcraftBatchPointsOperator(AltcraftBaseOperator):
             else:
                 dag_id, run_id, name = self._instance_parts(ti)
                 path = os.path.join(
-                    tempfile.gettempdir(), "altcraft", "batch-progress", dag_id, run_id,
-                    f"{name}.progress",
-                )  # fmt: skip
+                    storage.local_base(), "batch-progress", dag_id, run_id, f"{name}.progress"
+                )
             check_output_path(path, "progress_path")
         except AltcraftValidationError as exc:
             raise AirflowFailException(f"Invalid argument: {exc}") from None

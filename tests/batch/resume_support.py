@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_altcraft.batch_progress import BatchProgress
-from airflow_provider_altcraft.batch_rows import PreparedRow, RowSpec
+from airflow_provider_altcraft.batch.progress import BatchProgress
+from airflow_provider_altcraft.batch.rows import PreparedRow, RowSpec
 
 NAMESPACE = uuid.UUID("6b0f3c7e-9a51-4d8e-8f2a-3c1e5d7b9a10")
 CONN_ID = "altcraft_resume"

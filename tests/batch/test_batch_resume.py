@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_altcraft.batch_progress import BatchProgress
+from airflow_provider_altcraft.batch.progress import BatchProgress
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.sandbox import SandboxHandle
 from tests.batch import resume_support as rs

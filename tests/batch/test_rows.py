@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_altcraft.batch_rows import (
+from airflow_provider_altcraft.batch.rows import (
     RowProblem,
     RowSource,
     RowSpec,

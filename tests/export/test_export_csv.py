@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_altcraft.export_csv import (
+from airflow_provider_altcraft.export.csv_reader import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     ExportFormatError,

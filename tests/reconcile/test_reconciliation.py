@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_altcraft.export_csv import ExportFormatError
+from airflow_provider_altcraft.export.csv_reader import ExportFormatError
 from airflow_provider_altcraft.reconciliation import REPORT_COLUMNS, TransactionRow
 
 Report = list[dict[str, str | None]]

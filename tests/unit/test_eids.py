@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from airflow_provider_altcraft import eids
-from airflow_provider_altcraft.batch_rows import RowSpec, position_namespace
+from airflow_provider_altcraft.batch.rows import RowSpec, position_namespace
 from airflow_provider_altcraft.operators.base import (
     TRANSACTION_EID_NAMESPACE,
     derive_transaction_eid,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_altcraft.batch_rows import CONSTANT_FIELDS, ROW_FIELDS
+from airflow_provider_altcraft.batch.rows import CONSTANT_FIELDS, ROW_FIELDS
 from airflow_provider_altcraft.hooks.altcraft import AltcraftHook
 from airflow_provider_altcraft.models import Matching, PointsRequest
 from airflow_provider_altcraft.operators.base import SINGLE_ARGUMENT_CHECKS

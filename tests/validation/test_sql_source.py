@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_altcraft.batch_rows import RowSource
+from airflow_provider_altcraft.batch.rows import RowSource
 from airflow_provider_altcraft.exceptions import AltcraftValidationError
 
 
